@@ -1,0 +1,1 @@
+"""Export of the trained PyTorch parts to an ONNX model bundle."""
