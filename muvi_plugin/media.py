@@ -1,0 +1,583 @@
+"""Decode video frames and audio with PyAV (runtime code: numpy and av only, never torch).
+
+Conventions shared by every function here:
+
+- **One clock.** Times are seconds from the start of the media, i.e. from the container's start time (the
+  earliest stream start). Audio and video of one file therefore share one clock, even when one stream
+  starts late, and a range means the same moment in both readers.
+- **Frame rule.** Output frame ``i`` of a range starting at ``start`` shows the picture on screen at
+  ``start + i / fps``: the last decoded frame whose presentation timestamp is at or before that time. This
+  is exact for variable frame rate files. A range ``[start, end)`` has ``frame_count(end - start, fps)``
+  frames, and ``round((end - start) * sample_rate)`` audio samples.
+- **Geometry.** Pictures are shown as a player would: the sample (pixel) aspect ratio is applied, then the
+  display matrix (rotation and mirroring), then the picture is scaled to the requested size keeping its
+  proportions, either centre-cropped to fill it (``fit="crop"``, the default: the visual encoders are
+  trained on full frames, and black bars would read as content) or letterboxed (``fit="pad"``).
+- **Tolerance.** A range may overrun the media or a stream by up to ``TOLERANCE`` seconds (containers
+  disagree by a frame or an audio packet about where streams end); that margin repeats the last (or
+  first) video frame, or is silence. Anything beyond it is a ``MediaError``.
+
+Memory stays bounded by the output: decoding seeks to the keyframe before ``start`` and converts frames
+one at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import av
+import numpy as np
+
+TOLERANCE = 0.1  # seconds a range may overrun the media or a stream (one frame at 10 FPS)
+FITS = ("crop", "pad")
+# Timestamps this close count as equal: Matroska stores milliseconds, so a frame meant for exactly t
+# may be stored a hair late.
+_PTS_EPS = 1e-3
+_PREROLL = 0.2  # seconds of audio decoded before `start` and dropped
+
+
+class MediaError(Exception):
+    """A media file cannot give what was asked of it.
+
+    Attributes:
+        path: the file, as given.
+        reason: what is wrong, without the path.
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        # Exceptions pickle their args; ours has two (DataLoader workers send errors across processes).
+        return (type(self), (self.path, self.reason))
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What `probe` found. Stream fields are 0 when that stream is absent.
+
+    Attributes:
+        path: the file.
+        duration: seconds from the media start to its end.
+        has_video: a video stream exists (cover art in music files does not count).
+        has_audio: an audio stream exists.
+        width: coded picture width in pixels.
+        height: coded picture height in pixels.
+        display_width: width as shown, after the pixel aspect ratio and rotation.
+        display_height: height as shown, after the pixel aspect ratio and rotation.
+        rotation: counter-clockwise rotation applied for display, one of 0, 90, 180, 270 degrees.
+        mirrored: the picture is also mirrored left-right, after the rotation.
+        sample_aspect_ratio: pixel width / pixel height (1.0 for square pixels).
+        fps: average frame rate (0.0 when the container does not say).
+        video_start: first video frame time in seconds (late-starting streams have it > 0).
+        video_end: end of the video stream in seconds.
+        audio_start: first audio sample time in seconds.
+        audio_end: end of the audio stream in seconds.
+        sample_rate: audio sample rate in Hz.
+        channels: audio channel count.
+    """
+
+    path: str
+    duration: float
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    display_width: int = 0
+    display_height: int = 0
+    rotation: int = 0
+    mirrored: bool = False
+    sample_aspect_ratio: float = 1.0
+    fps: float = 0.0
+    video_start: float = 0.0
+    video_end: float = 0.0
+    audio_start: float = 0.0
+    audio_end: float = 0.0
+    sample_rate: int = 0
+    channels: int = 0
+
+
+def frame_count(duration: float, fps: float) -> int:
+    """Number of frames in a range of `duration` seconds sampled at `fps`.
+
+    Frame i samples time start + i / fps, for every such time before the end of the range; the 1e-6 keeps
+    float error from adding a frame (3.0-13.5 s at 10 FPS is 105 frames, not 106).
+    """
+    return max(0, math.ceil(duration * fps - 1e-6))
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Read a file's streams and geometry (decodes one video frame for its display matrix).
+
+    Raises:
+        MediaError: the file is missing, unreadable or truncated, or has no decodable video frame.
+    """
+    with _open(path) as container:
+        origin = _origin(container)
+        duration = _duration(path, container, origin)
+        fields: dict = {"path": os.fspath(path), "duration": duration}
+        video = _video_stream(container)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        fields["has_video"] = video is not None
+        fields["has_audio"] = audio is not None
+        if video is not None:
+            fields["video_start"], fields["video_end"] = _stream_span(video, origin, duration)
+            first = next(iter(container.decode(video)), None)
+            if first is None:
+                raise MediaError(path, "unreadable or truncated file (no decodable video frame)")
+            sar = _sample_aspect_ratio(video)
+            orientation = _orientation(first)
+            shown = (max(1, round(first.width * sar)), first.height)
+            fields["display_width"], fields["display_height"] = shown[::-1] if orientation[0] else shown
+            fields["rotation"], fields["mirrored"] = _ROTATIONS[orientation]
+            fields.update(
+                width=first.width,
+                height=first.height,
+                sample_aspect_ratio=sar,
+                fps=float(video.average_rate or video.guessed_rate or 0.0),
+            )
+        if audio is not None:
+            fields["audio_start"], fields["audio_end"] = _stream_span(audio, origin, duration)
+            fields["sample_rate"] = audio.rate or 0
+            fields["channels"] = audio.channels or 0
+    return MediaInfo(**fields)
+
+
+def read_video_frames(
+    path: str | os.PathLike,
+    *,
+    start: float,
+    end: float,
+    fps: float,
+    size: tuple[int, int],
+    fit: str = "crop",
+) -> np.ndarray:
+    """Decode the frames of [start, end) at `fps`, upright and scaled to `size`.
+
+    Args:
+        path: the media file.
+        start: range start in seconds from the media start.
+        end: range end (exclusive) in seconds.
+        fps: output frame rate; frame i shows the picture on screen at start + i / fps.
+        size: output (width, height) in pixels.
+        fit: "crop" (centre-crop to fill `size`) or "pad" (letterbox with black).
+
+    Returns:
+        uint8 array (n, height, width, 3), RGB, n = frame_count(end - start, fps).
+
+    Raises:
+        MediaError: no video stream, an empty range, a range outside the media or its video stream, or an
+            unreadable or truncated file.
+    """
+    width, height = _check_size(size)
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    n = frame_count(end - start, fps)
+    if n == 0:
+        raise MediaError(path, f"empty range {_interval(start, end)}")
+    times = start + np.arange(n) / fps
+    with _open(path) as container:
+        stream = _video_stream(container)
+        if stream is None:
+            raise MediaError(path, "no video stream")
+        origin = _origin(container)
+        duration = _duration(path, container, origin)
+        _check_inside(path, start, end, duration)
+        span = _stream_span(stream, origin, duration)
+        if times[0] < span[0] - TOLERANCE or times[-1] > span[1] + TOLERANCE:
+            raise MediaError(
+                path,
+                f"range {_interval(start, end)} is outside the video stream ({_interval(*span)})",
+            )
+        stream.thread_type = "AUTO"
+        sar = _sample_aspect_ratio(stream)
+        out = np.empty((n, height, width, 3), dtype=np.uint8)
+
+        def convert(frame: av.VideoFrame) -> np.ndarray:
+            return _upright_rgb(frame, size=(width, height), fit=fit, sample_aspect_ratio=sar)
+
+        fill = functools.partial(
+            _fill_frames, path, container, stream, origin=origin, times=times, convert=convert, out=out
+        )
+        try:
+            fill()
+        except _SeekOvershoot:
+            # Some files seek past the requested time (bad index); decoding from the start is exact.
+            fill(seek=False)
+    return out
+
+
+def read_audio(
+    path: str | os.PathLike,
+    *,
+    start: float,
+    end: float,
+    sample_rate: int,
+    channels: int = 1,
+) -> np.ndarray:
+    """Decode and resample the audio of [start, end).
+
+    Args:
+        path: the media file.
+        start: range start in seconds from the media start.
+        end: range end (exclusive) in seconds.
+        sample_rate: output sample rate in Hz.
+        channels: 1 (mono downmix) or 2 (stereo).
+
+    Returns:
+        float32 array of exactly round((end - start) * sample_rate) samples: shape (samples,) for mono,
+        (channels, samples) otherwise. Up to `TOLERANCE` seconds missing at either end are zeros.
+
+    Raises:
+        MediaError: no audio stream, an empty range, a range outside the media or its audio stream, or an
+            unreadable or truncated file.
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if channels not in (1, 2):
+        raise ValueError(f"channels must be 1 or 2, got {channels}")
+    n = round((end - start) * sample_rate)
+    if n <= 0:
+        raise MediaError(path, f"empty range {_interval(start, end)}")
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise MediaError(path, "no audio stream")
+        stream = container.streams.audio[0]
+        origin = _origin(container)
+        duration = _duration(path, container, origin)
+        _check_inside(path, start, end, duration)
+        span = _stream_span(stream, origin, duration)
+        if start < span[0] - TOLERANCE or end > span[1] + TOLERANCE:
+            raise MediaError(
+                path,
+                f"range {_interval(start, end)} is outside the audio stream ({_interval(*span)})",
+            )
+        out = np.zeros((channels, n), dtype=np.float32)
+        fill = functools.partial(
+            _fill_audio, path, container, stream, origin=origin, start=start, sample_rate=sample_rate, out=out
+        )
+        try:
+            fill()
+        except _SeekOvershoot:
+            out[:] = 0.0
+            fill(seek=False)
+    return out[0] if channels == 1 else out
+
+
+class _SeekOvershoot(Exception):
+    """The first frame after a seek lies past the requested start."""
+
+
+@contextmanager
+def _open(path: str | os.PathLike) -> Iterator[av.container.InputContainer]:
+    """Open a file for reading, turning every FFmpeg failure inside the block into a MediaError."""
+    try:
+        container = av.open(os.fspath(path))
+    except FileNotFoundError as error:
+        raise MediaError(path, "no such file") from error
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as error:
+        raise MediaError(path, f"unreadable or truncated file ({_describe(error)})") from error
+    try:
+        yield container
+    except av.error.FFmpegError as error:
+        raise MediaError(path, f"unreadable or truncated file ({_describe(error)})") from error
+    finally:
+        container.close()
+
+
+def _at(ticks: int, time_base: Fraction | None) -> float:
+    """Seconds of a timestamp in `time_base` units (streams and frames always have one when decoding)."""
+    return float(ticks * (time_base or Fraction(1, av.time_base)))
+
+
+def _describe(error: Exception) -> str:
+    # FFmpeg errors repeat the file name in str(); the path already leads our message.
+    return getattr(error, "strerror", None) or str(error)
+
+
+def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    # Cover art in music files is a one-picture "video" stream: not a video.
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
+
+def _origin(container: av.container.InputContainer) -> float:
+    """The media start in container seconds: every public time is relative to it."""
+    if container.start_time is not None:
+        return container.start_time / av.time_base
+    starts = [_at(s.start_time, s.time_base) for s in container.streams if s.start_time is not None]
+    return min(starts, default=0.0)
+
+
+def _duration(path: str | os.PathLike, container: av.container.InputContainer, origin: float) -> float:
+    if container.duration is not None and container.duration > 0:
+        return container.duration / av.time_base
+    ends = [
+        _at((s.start_time or 0) + s.duration, s.time_base) - origin for s in container.streams if s.duration
+    ]
+    if not ends:
+        raise MediaError(path, "unreadable or truncated file (duration unknown)")
+    return max(ends)
+
+
+def _stream_span(stream: av.stream.Stream, origin: float, duration: float) -> tuple[float, float]:
+    """(start, end) of a stream in seconds from the media start; the container's end if it has none."""
+    start = _at(stream.start_time, stream.time_base) - origin if stream.start_time is not None else 0.0
+    end = start + _at(stream.duration, stream.time_base) if stream.duration else duration
+    return max(0.0, start), end
+
+
+def _sample_aspect_ratio(stream: av.video.stream.VideoStream) -> float:
+    sar = stream.sample_aspect_ratio
+    return float(sar) if sar else 1.0  # None or 0/1 mean "unknown", i.e. square pixels
+
+
+def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    width, height = (int(v) for v in size)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"size must be a positive (width, height), got {size}")
+    return width, height
+
+
+def _seconds(value: float) -> str:
+    """12.0, 13.25: short, yet with at least one decimal, for messages."""
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _interval(start: float, end: float) -> str:
+    return f"{_seconds(start)}-{_seconds(end)} s"
+
+
+def _check_inside(path: str | os.PathLike, start: float, end: float, duration: float) -> None:
+    if start < -TOLERANCE or end > duration + TOLERANCE:
+        raise MediaError(
+            path, f"range {_interval(start, end)} is outside the media (duration {_seconds(duration)} s)"
+        )
+
+
+def _orientation(frame: av.VideoFrame) -> tuple[bool, bool, bool]:
+    """(transpose, flip_rows, flip_cols) turning the decoded picture upright, from its display matrix.
+
+    FFmpeg's matrix maps a source pixel (p, q) to (a*p + c*q, b*p + d*q) with a, b, c, d = m[0], m[1],
+    m[3], m[4]. Rotations are snapped to multiples of 90 degrees, so the map is a signed permutation:
+    either p and q keep their axes (flip where a or d is negative) or they swap (a transpose, then flip
+    where c or b is negative). This covers all eight EXIF orientations, mirrors included.
+    """
+    side_data: Any = frame.side_data  # PyAV's stubs type this as a TypedDict without the key
+    try:
+        side = side_data["DISPLAYMATRIX"]
+    except KeyError:
+        return False, False, False
+    m = np.frombuffer(bytes(side), dtype=np.int32)[:9].astype(np.int64)
+    a, b, c, d = m[0], m[1], m[3], m[4]
+    if abs(a) + abs(d) >= abs(b) + abs(c):
+        return False, bool(d < 0), bool(a < 0)
+    return True, bool(b < 0), bool(c < 0)
+
+
+# (transpose, flip_rows, flip_cols) -> (counter-clockwise rotation, then mirrored left-right), as PyAV's
+# set_display_rotation(degrees, hflip) writes them. A transpose alone is 270 degrees and a mirror.
+_ROTATIONS = {
+    (False, False, False): (0, False),
+    (True, True, False): (90, False),
+    (False, True, True): (180, False),
+    (True, False, True): (270, False),
+    (False, False, True): (0, True),
+    (True, True, True): (90, True),
+    (False, True, False): (180, True),
+    (True, False, False): (270, True),
+}
+
+
+def _upright_rgb(
+    frame: av.VideoFrame, *, size: tuple[int, int], fit: str, sample_aspect_ratio: float
+) -> np.ndarray:
+    """One decoded frame as upright RGB uint8 (height, width, 3) of `size`, proportions kept."""
+    transpose, flip_rows, flip_cols = _orientation(frame)
+    width, height = size
+    # Work in the coded orientation (cheaper: only the small result is rotated), so a transposed
+    # picture aims for the transposed size.
+    target_w, target_h = (height, width) if transpose else (width, height)
+    shown_w, shown_h = frame.width * sample_aspect_ratio, frame.height
+    if fit == "crop":
+        scale = max(target_w / shown_w, target_h / shown_h)
+        scaled_w = max(target_w, round(shown_w * scale))
+        scaled_h = max(target_h, round(shown_h * scale))
+    else:
+        scale = min(target_w / shown_w, target_h / shown_h)
+        scaled_w = min(target_w, max(1, round(shown_w * scale)))
+        scaled_h = min(target_h, max(1, round(shown_h * scale)))
+    rgb = frame.reformat(
+        width=scaled_w, height=scaled_h, format="rgb24", interpolation="BILINEAR"
+    ).to_ndarray()
+    top, left = abs(scaled_h - target_h) // 2, abs(scaled_w - target_w) // 2
+    if fit == "crop":
+        rgb = rgb[top : top + target_h, left : left + target_w]
+    else:
+        canvas = np.zeros((target_h, target_w, 3), dtype=np.uint8)
+        canvas[top : top + scaled_h, left : left + scaled_w] = rgb
+        rgb = canvas
+    if transpose:
+        rgb = rgb.transpose(1, 0, 2)
+    if flip_rows:
+        rgb = rgb[::-1]
+    if flip_cols:
+        rgb = rgb[:, ::-1]
+    return rgb
+
+
+def _decoded(
+    container: av.container.InputContainer,
+    stream: av.stream.Stream,
+    *,
+    origin: float,
+    seek_to: float | None,
+    preroll: float = 0.0,
+) -> Iterator[tuple[float, Any]]:
+    """Decoded frames with their times in seconds from the media start.
+
+    Decoding starts at the keyframe at or before `seek_to - preroll` (at the stream start when `seek_to`
+    is None), so a long file is not decoded from zero.
+    """
+    if seek_to is None:
+        offset = stream.start_time or 0
+    else:
+        offset = math.floor((origin + max(seek_to - preroll, 0.0)) / _at(1, stream.time_base))
+    container.seek(offset, stream=stream, backward=True)
+    previous = None
+    frame: Any  # decode() is typed as yielding any kind of frame
+    for frame in container.decode(stream):
+        if frame.pts is not None:
+            time = _at(frame.pts, frame.time_base) - origin
+        elif previous is not None:  # no timestamp: assume it follows its predecessor
+            time = previous + _at(frame.duration, frame.time_base) if frame.duration else previous
+        else:
+            time = 0.0
+        previous = time
+        yield time, frame
+
+
+def _frame_end(time: float, frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
+    """When a frame stops being on screen, if nothing follows it."""
+    if frame.duration:
+        return time + _at(frame.duration, frame.time_base)
+    rate = stream.average_rate or stream.guessed_rate
+    return time + (1.0 / float(rate) if rate else 0.0)
+
+
+def _fill_frames(
+    path: str | os.PathLike,
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    origin: float,
+    times: np.ndarray,
+    convert,
+    out: np.ndarray,
+    seek: bool = True,
+) -> None:
+    """Fill out[i] with the frame on screen at times[i] (the last one with pts <= times[i])."""
+    n, i = len(times), 0
+    shown = shown_rgb = None  # the frame on screen at the time we look at, and its conversion
+    shown_end = 0.0
+    for time, frame in _decoded(container, stream, origin=origin, seek_to=times[0] if seek else None):
+        if shown is None and time > times[0] + _PTS_EPS:
+            if time > times[0] + TOLERANCE:
+                if seek:
+                    raise _SeekOvershoot
+                raise MediaError(path, f"range starts at {_seconds(times[0])} s, before the first frame")
+            shown, shown_rgb = frame, convert(frame)  # a hair before the first frame: show it
+        while i < n and shown is not None and time > times[i] + _PTS_EPS:
+            if shown_rgb is None:
+                shown_rgb = convert(shown)
+            out[i] = shown_rgb
+            i += 1
+        if i == n:
+            return
+        shown, shown_rgb, shown_end = frame, None, _frame_end(time, frame, stream)
+    if shown is None:
+        raise MediaError(path, "unreadable or truncated file (no decodable video frame in range)")
+    if times[-1] > shown_end + TOLERANCE:
+        raise MediaError(
+            path,
+            f"unreadable or truncated file (video frames stop at {_seconds(shown_end)} s, "
+            f"range ends at {_seconds(times[-1])} s)",
+        )
+    out[i:] = convert(shown)  # the last frame stays on screen to the end of the stream
+
+
+def _fill_audio(
+    path: str | os.PathLike,
+    container: av.container.InputContainer,
+    stream: av.audio.stream.AudioStream,
+    *,
+    origin: float,
+    start: float,
+    sample_rate: int,
+    out: np.ndarray,
+    seek: bool = True,
+) -> None:
+    """Fill out (channels, n) with audio resampled to `sample_rate` from `start`.
+
+    Samples are placed by counting from the first decoded frame's timestamp (audio is contiguous after a
+    seek); samples the stream lacks within the tolerance stay zero.
+    """
+    n = out.shape[1]
+    # Mono and stereo keep their channels (layout None) and are mixed in `_place`: FFmpeg's stereo-to-mono
+    # matrix sums both channels at -3 dB, which boosts correlated music by 3 dB and can exceed 1.0.
+    # Surround is folded to stereo by FFmpeg's standard matrix first.
+    layout = None if (stream.channels or 1) <= 2 else "stereo"
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    position = None  # index in `out` of the next resampled sample (negative: before `start`)
+    # Audio decoders and the resampler need a little signal before `start` to settle (AAC overlaps
+    # each packet with the previous one), hence the pre-roll.
+    frames = _decoded(container, stream, origin=origin, seek_to=start if seek else None, preroll=_PREROLL)
+    for time, frame in frames:
+        if position is None:
+            if time > start + TOLERANCE:
+                if seek:
+                    raise _SeekOvershoot
+                raise MediaError(path, f"range starts at {_seconds(start)} s, before the first sample")
+            position = round((time - start) * sample_rate)
+        position = _place(resampler.resample(frame), out, position)
+        if position >= n:
+            return
+    if position is None:
+        raise MediaError(path, "unreadable or truncated file (no decodable audio in range)")
+    position = _place(resampler.resample(None), out, position)  # flush the resampler's delay line
+    if position < n - TOLERANCE * sample_rate:
+        raise MediaError(
+            path,
+            f"unreadable or truncated file (audio stops at {_seconds(start + position / sample_rate)} s, "
+            f"range ends at {_seconds(start + n / sample_rate)} s)",
+        )
+
+
+def _place(chunks: list[av.AudioFrame], out: np.ndarray, position: int) -> int:
+    """Copy resampled chunks into out from `position` (clipping to it); returns the next position.
+
+    Channels are mixed to out's count: averaged down to mono, or a mono source copied to both sides.
+    """
+    for chunk in chunks:
+        data = chunk.to_ndarray()  # planar float: (channels, samples)
+        if data.shape[0] != out.shape[0]:
+            data = data.mean(axis=0, keepdims=True) if out.shape[0] == 1 else data[:1].repeat(2, axis=0)
+        lo, hi = max(position, 0), min(position + data.shape[1], out.shape[1])
+        if hi > lo:
+            out[:, lo:hi] = data[:, lo - position : hi - position]
+        position += data.shape[1]
+    return position

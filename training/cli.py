@@ -1,0 +1,90 @@
+"""`muvi-train`: run one training stage. Argument parsing over `training.loop.train`.
+
+Examples:
+    muvi-train vae --data music/ --out runs/vae --preset demo --steps 4000
+    muvi-train dit-pretrain --data music/ --out runs/dit --init runs/vae/step_4000.ckpt
+    torchrun --nproc_per_node 8 -m training v2m --data videos/ --out runs/v2m --preset base \\
+        --init runs/vae/step_350000.ckpt --init runs/dit/step_160000.ckpt --init runs/clr/step_N.ckpt \\
+        --visual-encoder videomae_v2 --visual-encoder-checkpoint ~/models/videomae-v2-base
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from training.loop import STAGES, RunConfig, train
+from training.presets import PRESET_NAMES
+
+
+def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="muvi-train", description="Train one stage of the MuVi model.")
+    p.add_argument("stage", choices=STAGES)
+    p.add_argument("--data", required=True, help="folder of music files, or of videos with soundtracks")
+    p.add_argument("--out", required=True, help="run folder: checkpoints and log.jsonl (resumes from it)")
+    p.add_argument("--preset", default="debug", choices=PRESET_NAMES)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=None, help="default: the preset's")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--init",
+        action="append",
+        default=[],
+        metavar="CKPT",
+        help="checkpoint of an earlier stage (repeatable)",
+    )
+    p.add_argument("--min-seconds", type=float, default=4.0)
+    p.add_argument("--max-seconds", type=float, default=30.0)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--keep-checkpoints", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--visual-encoder", choices=("videomae", "videomae_v2", "clip", "scratch"))
+    p.add_argument("--visual-encoder-checkpoint", metavar="DIR", help="local pre-trained encoder checkpoint")
+    p.add_argument("--audio-encoder-checkpoint", metavar="FILE", help="local AudioMAE checkpoint")
+    p.add_argument("--adaptor", choices=("softmax", "sigmoid", "attention", "mean", "cls"))
+    p.add_argument("--adversarial-start", type=int, default=0, help="vocoder: GAN losses join at this step")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parsed_args(argv)
+    try:
+        run = RunConfig(
+            stage=args.stage,
+            data=args.data,
+            out_dir=args.out,
+            preset=args.preset,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            init=tuple(args.init),
+            min_seconds=args.min_seconds,
+            max_seconds=args.max_seconds,
+            checkpoint_every=args.checkpoint_every,
+            keep_checkpoints=args.keep_checkpoints,
+            log_every=args.log_every,
+            num_workers=args.workers,
+            device=args.device,
+            visual_encoder=args.visual_encoder,
+            visual_encoder_checkpoint=args.visual_encoder_checkpoint,
+            audio_encoder_checkpoint=args.audio_encoder_checkpoint,
+            adaptor_mode=args.adaptor,
+            adversarial_start=args.adversarial_start,
+            progress=not args.no_progress,
+        )
+        last = train(run)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"muvi-train: error: {exc}", file=sys.stderr)
+        return 2
+    if last is not None:
+        print(f"{args.stage}: checkpoint {last}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
