@@ -12,6 +12,7 @@ segments, and needs no epoch state in DataLoader workers.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
@@ -139,6 +140,19 @@ class SegmentDataset(torch.utils.data.Dataset):
     def durations(self) -> list[float]:
         """Usable seconds of each file, for `DurationBalancedBatchSampler`."""
         return [source.duration for source in self.sources]
+
+    @property
+    def provenance(self) -> dict:
+        """What a checkpoint records about its training data: the files and a fingerprint of them."""
+        listing = sorted(
+            f"{source.path}|{os.path.getsize(source.path)}|{source.start:.3f}|{source.end:.3f}"
+            for source in self.sources
+        )
+        return {
+            "files": len(self.sources),
+            "seconds": round(sum(self.durations), 3),
+            "fingerprint": hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16],
+        }
 
     def set_epoch(self, epoch: int) -> None:
         """Key the segments of plain integer indexing by `epoch` (DataLoader workers copy this state:

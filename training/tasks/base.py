@@ -101,6 +101,25 @@ def require_part(name: str, paths: tuple[str, ...], *, stage: str, produced_by: 
     return model
 
 
+def visual_parts(run) -> tuple[nn.Module, nn.Module, bool]:
+    """The visual encoder and adaptor of a stage (from an earlier stage's checkpoint, else new), and
+    whether the encoder is new."""
+    from training import presets
+
+    encoder = part_from_checkpoints("visual_encoder", run.init)
+    is_new = encoder is None
+    encoder = encoder or build_part(
+        "visual_encoder",
+        presets.visual_encoder_config(
+            run.preset, kind=run.visual_encoder, checkpoint=run.visual_encoder_checkpoint
+        ),
+    )
+    adaptor = part_from_checkpoints("adaptor", run.init) or build_part(
+        "adaptor", presets.adaptor_config(run.preset, encoder, mode=run.adaptor_mode)
+    )
+    return encoder, adaptor, is_new
+
+
 def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
 

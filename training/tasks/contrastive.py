@@ -17,7 +17,14 @@ from muvi_plugin.constants import SAMPLE_RATE, VIDEO_FPS
 from training import presets
 from training.contrastive import TemperatureConfig, build_negatives, contrastive_loss, ddp_gather
 from training.data import collate_video_music
-from training.tasks.base import Objective, adamw, build_part, part_from_checkpoints, trainable_parameters
+from training.tasks.base import (
+    Objective,
+    adamw,
+    build_part,
+    part_from_checkpoints,
+    trainable_parameters,
+    visual_parts,
+)
 from training.tasks.data import video_data
 
 PHASES = (("main", "main"),)
@@ -77,15 +84,7 @@ def collate_with_negatives(seed: int):
 
 
 def build(run) -> ContrastiveObjective:
-    encoder = part_from_checkpoints("visual_encoder", run.init) or build_part(
-        "visual_encoder",
-        presets.visual_encoder_config(
-            run.preset, kind=run.visual_encoder, checkpoint=run.visual_encoder_checkpoint
-        ),
-    )
-    adaptor = part_from_checkpoints("adaptor", run.init) or build_part(
-        "adaptor", presets.adaptor_config(run.preset, encoder, mode=run.adaptor_mode)
-    )
+    encoder, adaptor, _ = visual_parts(run)
     audio = part_from_checkpoints("audio_encoder", run.init) or build_part(
         "audio_encoder", presets.audio_encoder_config(run.preset, checkpoint=run.audio_encoder_checkpoint)
     )

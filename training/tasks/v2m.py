@@ -20,6 +20,7 @@ from training.tasks.base import (
     part_from_checkpoints,
     require_part,
     trainable_parameters,
+    visual_parts,
 )
 from training.tasks.data import video_data
 from training.tasks.latents import LatentEncoder
@@ -30,14 +31,19 @@ CONTEXT_P = 0.5
 
 
 class V2MObjective(Objective):
-    def __init__(self, *, dit: nn.Module, vae: nn.Module, encoder: nn.Module, adaptor: nn.Module) -> None:
+    def __init__(
+        self, *, dit: nn.Module, vae: nn.Module, encoder: nn.Module, adaptor: nn.Module, train_encoder: bool
+    ) -> None:
         super().__init__({"dit": dit, "vae": vae, "visual_encoder": encoder, "adaptor": adaptor})
         self.latents = LatentEncoder(vae)
-        encoder.requires_grad_(False)  # MuVi App. B: only the adaptor and the DiT learn in this stage
+        self.train_encoder = train_encoder
+        if not train_encoder:
+            encoder.requires_grad_(False)  # MuVi App. B: only the adaptor and the DiT learn in this stage
 
     def train(self, mode: bool = True) -> V2MObjective:
         super().train(mode)
-        self.parts["visual_encoder"].eval()
+        if not self.train_encoder:
+            self.parts["visual_encoder"].eval()
         return self
 
     def forward(self, batch, *, phase: str, step: int, generator: torch.Generator):
@@ -45,7 +51,7 @@ class V2MObjective(Objective):
         mask = batch["mask"]
         b, n = mask.shape
         x1 = self.latents(batch["wave"], n)
-        with torch.no_grad():
+        with torch.set_grad_enabled(self.train_encoder and self.training):
             features = self.parts["visual_encoder"](batch["frames"], lengths=batch["frame_mask"].sum(1))
         cond = self.parts["adaptor"](features, n_out=n)
         drop = torch.rand(b, generator=generator, device=generator.device) < CFG_DROP_P
@@ -61,16 +67,10 @@ def build(run) -> V2MObjective:
     vae = require_part("vae", run.init, stage=run.stage, produced_by="vae")
     # Without dit-pretrain the DiT starts from scratch (the paper's ablation, MuVi Table 4).
     dit = part_from_checkpoints("dit", run.init) or build_part("dit", presets.dit_config(run.preset))
-    encoder = part_from_checkpoints("visual_encoder", run.init) or build_part(
-        "visual_encoder",
-        presets.visual_encoder_config(
-            run.preset, kind=run.visual_encoder, checkpoint=run.visual_encoder_checkpoint
-        ),
-    )
-    adaptor = part_from_checkpoints("adaptor", run.init) or build_part(
-        "adaptor", presets.adaptor_config(run.preset, encoder, mode=run.adaptor_mode)
-    )
-    return V2MObjective(dit=dit, vae=vae, encoder=encoder, adaptor=adaptor)
+    encoder, adaptor, encoder_is_new = visual_parts(run)
+    # A from-scratch encoder that no contrastive stage has trained learns here; otherwise it stays frozen.
+    train_encoder = encoder_is_new and encoder.trainable
+    return V2MObjective(dit=dit, vae=vae, encoder=encoder, adaptor=adaptor, train_encoder=train_encoder)
 
 
 def data(run, objective, *, rank: int, world_size: int):
@@ -80,5 +80,5 @@ def data(run, objective, *, rank: int, world_size: int):
 
 def optimizers(objective: V2MObjective, run) -> dict[str, torch.optim.Optimizer]:
     lr = run.lr or presets.DEFAULT_LR[run.preset]
-    params = trainable_parameters(objective["dit"]) + trainable_parameters(objective["adaptor"])
+    params = trainable_parameters(objective)  # DiT, adaptor (and a new from-scratch encoder)
     return {"main": adamw(params, lr=lr)}
