@@ -73,6 +73,7 @@ def assert_checkpoint(path: Path, *, stage: str, step: int, models: set[str]) ->
         assert isinstance(entry["config"], dict) and entry["config"]
     assert payload["code_version"].startswith("0.1.0")
     assert Path(payload["provenance"]["data"]).is_dir()
+    assert payload["provenance"]["files"] == 4 and len(payload["provenance"]["fingerprint"]) == 16
     assert payload["run"]["stage"] == stage
     return payload
 
