@@ -66,7 +66,7 @@ class GraphSpec:
 
 @dataclass(frozen=True)
 class AudioSpec:
-    """The music representation (MuVi Sec. 4.1): the mel front end's parameters, as `muvi_plugin.mel.MelSpec`."""
+    """The music representation (MuVi Sec. 4.1): the mel front end, as `muvi_plugin.mel.MelSpec`."""
 
     sample_rate: int
     hop_length: int

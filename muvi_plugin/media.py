@@ -35,6 +35,8 @@ from typing import Any
 import av
 import numpy as np
 
+from muvi_plugin.errors import MuviError
+
 TOLERANCE = 0.1  # seconds a range may overrun the media or a stream (one frame at 10 FPS)
 FITS = ("crop", "pad")
 # Timestamps this close count as equal: Matroska stores milliseconds, so a frame meant for exactly t
@@ -43,7 +45,7 @@ _PTS_EPS = 1e-3
 _PREROLL = 0.2  # seconds of audio decoded before `start` and dropped
 
 
-class MediaError(Exception):
+class MediaError(MuviError):
     """A media file cannot give what was asked of it.
 
     Attributes:

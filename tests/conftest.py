@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 try:
@@ -10,3 +12,16 @@ except ImportError:  # the runtime's tests do not need torch
     torch = None
 else:
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def debug_bundle(tmp_path_factory):
+    """A verified fp32 bundle of untrained debug-size models (`export.bundle.build_debug_bundle(seed=0)`).
+
+    Built once per test session (about a second); `export.bundle.debug_parts(seed=0)` rebuilds the same
+    PyTorch models, for parity tests.
+    """
+    pytest.importorskip("torch")
+    from export.bundle import build_debug_bundle
+
+    return build_debug_bundle(tmp_path_factory.mktemp("bundle") / "muvi-debug", seed=0)

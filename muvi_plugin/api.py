@@ -1,0 +1,271 @@
+"""The one scoring API every front end calls (DESIGN.md "One API for every front end").
+
+    scorer = load_bundle()                      # once: verify the bundle, open its graphs
+    result = scorer.score(ScoreRequest("clip.mp4", start=3.0, end=13.5, seed=7),
+                          progress=lambda stage, fraction: ..., cancel=threading.Event())
+    write_audio("clip.wav", result.audio, result.sample_rate)
+
+`result.audio` has exactly `round((end - start) * sample_rate)` samples. The same seed, bundle, input and
+provider give the same audio. Errors are `MuviError`s (`BundleError`, `Cancelled`,
+`muvi_plugin.media.MediaError`); each message names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from muvi_plugin import media
+from muvi_plugin.bundle import Bundle, open_bundle
+from muvi_plugin.errors import BundleError, Cancelled, MuviError
+from muvi_plugin.media import MediaError
+from muvi_plugin.pipeline import STAGES, CancelFlag, Progress, Settings, generate
+
+ERRORS = (MuviError,)  # MediaError is a MuviError; kept as a tuple for `except ERRORS`
+"""Everything a front end shows as one line: bad input, a bad bundle, a cancel."""
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What to score.
+
+    Attributes:
+        video: The media file.
+        start: Range start in seconds from the media start.
+        end: Range end (exclusive) in seconds; None for the end of the video.
+        seed: Non-negative integer; the same seed gives the same music.
+        steps: Euler steps; None for the bundle's default.
+        guidance: Classifier-free guidance scale; None for the bundle's default.
+        style: Optional reference audio file: the music continues its style (in-context prompt).
+        style_start: Where the style prompt starts in `style`, seconds.
+    """
+
+    video: str | os.PathLike
+    start: float = 0.0
+    end: float | None = None
+    seed: int = 0
+    steps: int | None = None
+    guidance: float | None = None
+    style: str | os.PathLike | None = None
+    style_start: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    """How a score was made.
+
+    Attributes:
+        video: The media file.
+        start: Range start, seconds.
+        end: Range end, seconds.
+        seed: The seed.
+        steps: Euler steps used.
+        guidance: Guidance scale used.
+        style: The style reference, or None.
+        style_start: Where the style prompt started in it.
+        bundle_id: The bundle's id (changes with any graph or setting).
+        provider: The ONNX Runtime execution provider that ran it.
+        windows: `(start, end)` seconds of each generation window.
+        seconds: Seconds per stage (`decode`, `encoder`, `adaptor`, `dit`, `vae`, `vocoder`) and `total`.
+        realtime_factor: Total seconds per second of music (below 1: faster than real time).
+        notes: Anything the user should know (e.g. that "auto" ran on the CPU).
+    """
+
+    video: str
+    start: float
+    end: float
+    seed: int
+    steps: int
+    guidance: float
+    style: str | None
+    style_start: float
+    bundle_id: str
+    provider: str
+    windows: tuple[tuple[float, float], ...]
+    seconds: dict[str, float] = field(default_factory=dict)
+    realtime_factor: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """The music: float32 mono `audio (samples,)` at `sample_rate`, and its `report`."""
+
+    audio: np.ndarray
+    sample_rate: int
+    report: ScoreReport
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+class Scorer:
+    """A loaded bundle, ready to score any number of requests (one at a time or from several threads).
+
+    Args:
+        bundle: An opened bundle (`muvi_plugin.bundle.open_bundle`); `load_bundle` makes both.
+    """
+
+    def __init__(self, bundle: Bundle) -> None:
+        m = bundle.manifest
+        if m.audio.hop_length * m.latent.downsample * m.latent.rate != m.audio.sample_rate:
+            raise BundleError(
+                f"{bundle.path}: inconsistent manifest: hop {m.audio.hop_length} x downsample "
+                f"{m.latent.downsample} x latent rate {m.latent.rate} != sample rate {m.audio.sample_rate}"
+            )
+        self.bundle = bundle
+
+    @property
+    def bundle_id(self) -> str:
+        return self.bundle.bundle_id
+
+    @property
+    def provider(self) -> str:
+        return self.bundle.provider
+
+    @property
+    def sample_rate(self) -> int:
+        return self.bundle.manifest.audio.sample_rate
+
+    def settings(self, request: ScoreRequest) -> Settings:
+        """Check a request against the bundle and the media, and fill in the defaults.
+
+        Raises:
+            MediaError: The video is missing, unreadable, has no video stream, or the range is empty or
+                outside it.
+            MuviError: A bad seed, step count or guidance scale.
+        """
+        d = self.bundle.manifest.defaults
+        steps = d.steps if request.steps is None else request.steps
+        guidance = d.guidance if request.guidance is None else request.guidance
+        if not _is_int(request.seed) or request.seed < 0:
+            raise MuviError(f"seed must be a non-negative integer, got {request.seed!r}")
+        if not _is_int(steps) or steps < 1:
+            raise MuviError(f"steps must be a positive integer, got {steps!r}")
+        if not math.isfinite(guidance):
+            raise MuviError(f"guidance must be a finite number, got {guidance!r}")
+        video = Path(request.video)
+        info = media.probe(video)
+        if not info.has_video:
+            raise MediaError(video, "no video stream")
+        start = float(request.start)
+        end = info.video_end if request.end is None else float(request.end)
+        if not end > start:
+            raise MediaError(video, f"empty range {start:g}-{end:g} s")
+        if start < -media.TOLERANCE or end > info.duration + media.TOLERANCE:
+            raise MediaError(
+                video, f"range {start:g}-{end:g} s is outside the media (duration {info.duration:g} s)"
+            )
+        return Settings(
+            video=video,
+            start=start,
+            end=end,
+            seed=int(request.seed),
+            steps=int(steps),
+            guidance=float(guidance),
+            style=None if request.style is None else Path(request.style),
+            style_start=float(request.style_start),
+            max_window_seconds=d.max_window_seconds,
+            context_seconds=d.context_seconds,
+            crossfade_seconds=d.crossfade_seconds,
+            style_seconds=d.style_seconds,
+        )
+
+    def score(
+        self,
+        request: ScoreRequest,
+        *,
+        progress: Progress | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> ScoreResult:
+        """Music for a video range.
+
+        Args:
+            request: What to score.
+            progress: `progress(stage, fraction)`, called at every stage (`pipeline.STAGES`) and after
+                every sampler step, and with ("done", 1.0) at the end; `fraction` (0 to 1, never going
+                back) is the share of the whole job done.
+            cancel: Anything with `is_set()` (a `threading.Event`), checked between stages and steps.
+
+        Returns:
+            Exactly `round((end - start) * sample_rate)` samples and the report.
+
+        Raises:
+            Cancelled: `cancel` was set.
+            MediaError: Bad input media (named).
+            MuviError: Bad settings.
+        """
+        began = time.perf_counter()
+        settings = self.settings(request)
+        made = generate(self.bundle, settings, progress=progress, cancel=cancel)
+        seconds = {stage: made.seconds[stage] for stage in STAGES}
+        seconds["total"] = time.perf_counter() - began
+        rate = self.bundle.manifest.latent.rate
+        windows = tuple(
+            (settings.start + w.start / rate, min(settings.start + w.end / rate, settings.end))
+            for w in made.windows
+        )
+        report = ScoreReport(
+            video=os.fspath(settings.video),
+            start=settings.start,
+            end=settings.end,
+            seed=settings.seed,
+            steps=settings.steps,
+            guidance=settings.guidance,
+            style=None if settings.style is None else os.fspath(settings.style),
+            style_start=settings.style_start,
+            bundle_id=self.bundle_id,
+            provider=self.provider,
+            windows=windows,
+            seconds=seconds,
+            realtime_factor=seconds["total"] / (settings.end - settings.start),
+            notes=self.bundle.notes,
+        )
+        if progress is not None:
+            progress("done", 1.0)
+        return ScoreResult(made.audio, self.sample_rate, report)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def load_bundle(
+    path: str | os.PathLike | None = None, *, device: str = "auto", threads: int | None = None
+) -> Scorer:
+    """Verify and open a bundle, ready to score.
+
+    Args:
+        path: A bundle folder or `.zip`; None for the bundle embedded in the package.
+        device: "auto" (CUDA when it works, else the CPU, noted in reports), "cpu" or "cuda".
+        threads: ONNX Runtime intra-op threads per graph; None for its default.
+
+    Raises:
+        BundleError: No bundle there, a corrupt or mismatched graph (named), or the device cannot be used.
+    """
+    return Scorer(open_bundle(path, device=device, threads=threads))
+
+
+__all__ = [
+    "ERRORS",
+    "BundleError",
+    "Cancelled",
+    "MediaError",
+    "MuviError",
+    "ScoreReport",
+    "ScoreRequest",
+    "ScoreResult",
+    "Scorer",
+    "load_bundle",
+]

@@ -1,0 +1,248 @@
+"""`muvi`: score a video range from the command line, and inspect or verify bundles.
+
+    muvi score VIDEO [--start S] [--end S] [--seed N] [--steps N] [--cfg X] [--style REF] [--bundle DIR]
+                     [--out FILE] [--mux OUT.mp4] [--device auto|cpu|cuda] [--loudness LUFS|off]
+                     [--threads N]
+    muvi bundle info [DIR]
+    muvi bundle verify [DIR]
+
+Argument parsing over `muvi_plugin.api` (`_parsed_args` + `main`). Exit codes: 0 done; 1 a bundle that
+fails verification; 2 bad input (one line on stderr, no traceback); 130 cancelled with Ctrl-C. Outputs are
+written atomically, so a failure or a cancel leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from muvi_plugin import __version__
+
+EXIT_VERIFY_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_CANCELLED = 130  # the shell's convention for SIGINT
+
+
+def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="muvi", description="Music for video, with a muvi model bundle.")
+    parser.add_argument("--version", action="version", version=f"muvi {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    score = commands.add_parser("score", help="write music for a video range")
+    score.add_argument("video", type=Path, help="the video file")
+    score.add_argument("--start", type=float, default=0.0, help="range start in seconds (default 0)")
+    score.add_argument("--end", type=float, default=None, help="range end in seconds (default: the end)")
+    score.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    score.add_argument("--steps", type=int, default=None, help="sampler steps (default: the bundle's)")
+    score.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the bundle's)")
+    score.add_argument("--style", type=Path, default=None, help="reference audio whose style to continue")
+    score.add_argument("--style-start", type=float, default=0.0, help="where the style prompt starts (s)")
+    score.add_argument("--bundle", type=Path, default=None, help="bundle folder or .zip (default: built in)")
+    score.add_argument(
+        "--out", type=Path, default=None, help="output .wav or .flac (default: ./<video stem>.muvi.wav)"
+    )
+    score.add_argument(
+        "--mux",
+        type=Path,
+        default=None,
+        help="also write a copy of the whole video with the music from --start (.mp4 .m4v .mov .mkv)",
+    )
+    score.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    score.add_argument(
+        "--loudness",
+        type=_loudness,
+        default=None,
+        metavar="LUFS",
+        help="target integrated loudness, or 'off' (default: the bundle's, usually -16)",
+    )
+    score.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per graph")
+
+    bundle = commands.add_parser("bundle", help="inspect a model bundle")
+    actions = bundle.add_subparsers(dest="action", required=True)
+    for name, text in (("info", "summarise the manifest"), ("verify", "check every graph's sha256")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("path", type=Path, nargs="?", default=None, help="bundle (default: built in)")
+    return parser.parse_args(argv)
+
+
+def _loudness(text: str) -> float:
+    if text.lower() == "off":
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LUFS (e.g. -16) or 'off', got {text!r}") from None
+    if not -70.0 <= value <= 0.0:
+        raise argparse.ArgumentTypeError(f"loudness must be between -70 and 0 LUFS, got {value:g}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `muvi` command line; returns the exit code."""
+    from muvi_plugin.api import ERRORS, Cancelled
+    from muvi_plugin.errors import ChecksumError
+
+    args = _parsed_args(argv)
+    try:
+        if args.command == "score":
+            return _score(args)
+        if args.action == "info":
+            return _info(args.path)
+        return _verify(args.path)
+    except Cancelled:
+        print("muvi: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        print("muvi: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except ChecksumError as error:
+        print(f"muvi: error: {error}", file=sys.stderr)
+        return EXIT_VERIFY_FAILED if args.command == "bundle" else EXIT_BAD_INPUT
+    except ERRORS as error:
+        print(f"muvi: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _score(args: argparse.Namespace) -> int:
+    from muvi_plugin.api import MuviError, ScoreRequest, load_bundle
+    from muvi_plugin.audio_io import (
+        AUDIO_FORMATS,
+        MUX_FORMATS,
+        mux_into_copy,
+        normalize_loudness,
+        write_audio,
+    )
+
+    out = args.out if args.out is not None else Path.cwd() / f"{args.video.stem}.muvi.wav"
+    # Check what can be checked before the model loads and the work starts.
+    if out.suffix.lower() not in AUDIO_FORMATS:
+        raise MuviError(f"{out}: unsupported audio format (use {' or '.join(AUDIO_FORMATS)})")
+    if args.mux is not None and args.mux.suffix.lower() not in MUX_FORMATS:
+        raise MuviError(f"{args.mux}: unsupported container for muxing (use one of {', '.join(MUX_FORMATS)})")
+    for path in (out, args.mux):
+        if path is not None and not path.parent.is_dir():
+            raise MuviError(f"{path}: the folder {path.parent} does not exist")
+    scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
+    request = ScoreRequest(
+        video=args.video,
+        start=args.start,
+        end=args.end,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.cfg,
+        style=args.style,
+        style_start=args.style_start,
+    )
+    scorer.settings(request)  # bad input fails here, in one line, before a progress bar is drawn
+    with _ctrl_c_cancels() as cancel, _progress_bar() as progress:
+        result = scorer.score(request, progress=progress, cancel=cancel)
+    target = scorer.bundle.manifest.defaults.loudness_lufs if args.loudness is None else args.loudness
+    audio = (
+        result.audio if math.isnan(target) else normalize_loudness(result.audio, result.sample_rate, target)
+    )
+    # From here on Ctrl-C raises KeyboardInterrupt, and the atomic writers remove their temporary files.
+    write_audio(out, audio, result.sample_rate)
+    if args.mux is not None:
+        try:
+            mux_into_copy(args.video, audio, result.sample_rate, args.mux, start=result.report.start)
+        except BaseException:
+            out.unlink(missing_ok=True)  # all or nothing: the job did not complete
+            raise
+    r = result.report
+    print(
+        f"{out}: {result.duration:.2f} s of music for {r.video} {r.start:g}-{r.end:g} s "
+        f"(seed {r.seed}, {r.steps} steps, guidance {r.guidance:g}, {len(r.windows)} window(s), "
+        f"{r.provider.removesuffix('ExecutionProvider')}, {r.seconds['total']:.1f} s, "
+        f"RTF {r.realtime_factor:.2f})" + (f"; video copy: {args.mux}" if args.mux is not None else "")
+    )
+    return 0
+
+
+@contextmanager
+def _ctrl_c_cancels() -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the cancel flag (the job stops at the next step); a second one interrupts."""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel  # signal handlers can only be installed from the main thread
+        return
+
+    def handler(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _progress_bar() -> Iterator:
+    from tqdm import tqdm
+
+    with tqdm(
+        total=100, file=sys.stderr, unit="%", bar_format="{desc:<8} {percentage:3.0f}%|{bar}| {elapsed}"
+    ) as bar:
+
+        def progress(stage: str, fraction: float) -> None:
+            bar.set_description_str(stage, refresh=False)
+            bar.update(round(100 * fraction) - bar.n)
+
+        yield progress
+
+
+def _info(path: Path | None) -> int:
+    from muvi_plugin.bundle import default_bundle_path, read_bundle_manifest
+    from muvi_plugin.manifest import compute_bundle_id
+
+    m = read_bundle_manifest(path)
+    d, v, a, z = m.defaults, m.video, m.audio, m.latent
+    lines = [
+        ("bundle", str(path if path is not None else default_bundle_path())),
+        ("name", m.name),
+        ("id", m.bundle_id or compute_bundle_id(m)),
+        ("precision", f"{m.precision}, opset {m.opset}, {m.exporter}"),
+        ("audio", f"{a.sample_rate} Hz, hop {a.hop_length}, {a.n_mels} mel bands"),
+        ("latent", f"{z.channels} channels, {z.rate:g} frames/s"),
+        (
+            "video",
+            f"{v.fps:g} fps, {v.image_size}x{v.image_size}, clips of {v.clip_frames} frames, "
+            f"{v.grid[0]}x{v.grid[1]} patches of {v.feature_dim}{', CLS' if v.has_cls else ''}",
+        ),
+        (
+            "defaults",
+            f"{d.steps} steps, guidance {d.guidance:g}, windows of {d.max_window_seconds:g} s with "
+            f"{d.context_seconds:g} s context and {d.crossfade_seconds:g} s crossfade, style prompt up to "
+            f"{d.style_seconds:g} s, {d.loudness_lufs:g} LUFS",
+        ),
+        ("graphs", ", ".join(f"{name}: {g.file}" for name, g in m.graphs.items())),
+    ]
+    lines += [
+        (f"{key}", _short(value)) for key, value in sorted(m.provenance.items()) if key != "verification"
+    ]
+    width = max(len(key) for key, _ in lines)
+    for key, value in lines:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _short(value: object, limit: int = 100) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _verify(path: Path | None) -> int:
+    from muvi_plugin.bundle import default_bundle_path, verify_bundle
+
+    manifest = verify_bundle(path)
+    where = path if path is not None else default_bundle_path()
+    print(f"{where}: ok, {len(manifest.graphs)} graphs match their sha256 ({manifest.bundle_id})")
+    return 0
