@@ -5,9 +5,14 @@
 - `audio_stats`: embedding-free statistics that always work (onsets, tempo, loudness, flatness, RMS).
 - `sync`: visual events (hard cuts, motion peaks) against music onsets, with a time-shifted chance
   baseline, for videos without reference music.
-- `report`: the JSON report (atomic) and PNG timelines.
-- `cli`: the `muvi-eval` command over all of the above (and the embedding metrics of `embeddings` and
-  `sim`, when weights are given).
+- `distances`: Fréchet distance, KL and IS over embeddings or class predictions (plain arrays).
+- `embeddings`: VGGish (FAD) and PANNs CNN14 (FD, KL, IS) in PyTorch, named as their published
+  checkpoints; `weights` reads those checkpoints from local files (never downloaded).
+- `sim`: SIM, the position-aware similarity of the contrastive stage's encoders (reference-free).
+- `report`: the JSON report (atomic; missing numbers as null with a note) and PNG timelines.
+- `evaluate`: every metric over a set of files paired by name, as one report; `cli` is `muvi-eval`,
+  argument parsing over it.
 
-Nothing is imported here: librosa, matplotlib and torch load only when a metric needs them.
+Nothing is imported here: librosa, matplotlib and torch load only when a metric needs them (`weights`,
+`embeddings` and `sim` import torch when they are imported).
 """
