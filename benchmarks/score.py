@@ -43,11 +43,11 @@ import numpy as np
 
 SECTION = "## Scoring (inference)"
 INTRO = "# Benchmarks\n\nMeasured speeds of muvi; every number comes from a script under `benchmarks/`.\n"
-PRESETS = ("debug", "base")
+PRESETS = ("debug", "demo", "base")
 STAGES = ("decode", "encoder", "adaptor", "dit", "vae", "vocoder", "write")
 MODEL_STAGES = ("encoder", "adaptor", "dit", "vae", "vocoder")
-SECONDS = {"debug": (10.0, 30.0, 60.0, 120.0), "base": (10.0, 30.0)}
-REPEATS = {"debug": 3, "base": 1}  # scores per process; the table shows the median one
+SECONDS = {"debug": (10.0, 30.0, 60.0, 120.0), "demo": (10.0, 30.0, 60.0, 120.0), "base": (10.0, 30.0)}
+REPEATS = {"debug": 3, "demo": 3, "base": 1}  # scores per process; the table shows the median one
 STEPS, GUIDANCE, SEED = 25, 4.0, 0
 COMPARE_SECONDS = 30.0  # the ONNX Runtime vs PyTorch row; one window at the default 30 s maximum
 VIDEO_SIZE, VIDEO_FPS = (1280, 720), 25
@@ -111,11 +111,14 @@ def build_parts(preset: str, work: Path, *, seed: int = 0) -> dict:
         return debug_parts(seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        videomae = work / "videomae_b16"
-        VideoMAEModel(VideoMAEConfig()).save_pretrained(videomae)  # ViT-B/16, 16 frames, 224 px
-        encoder = build_part(
-            "visual_encoder", presets.visual_encoder_config(preset, checkpoint=str(videomae))
+        checkpoint = None
+        if preset != "demo":  # demo: the from-scratch encoder, no checkpoint
+            checkpoint = work / "videomae_b16"
+            VideoMAEModel(VideoMAEConfig()).save_pretrained(checkpoint)  # ViT-B/16, 16 frames, 224 px
+        config = presets.visual_encoder_config(
+            preset, checkpoint=None if checkpoint is None else str(checkpoint)
         )
+        encoder = build_part("visual_encoder", config)
         parts = {
             "visual_encoder": encoder,
             "adaptor": build_part("adaptor", presets.adaptor_config(preset, encoder)),
@@ -311,6 +314,7 @@ def run_preset(preset: str, work: Path, *, seconds: list[float], args: argparse.
         }
     sizes = {p.name: p.stat().st_size for p in Path(bundle).glob("*.onnx")}
     return {
+        "flops": count_flops(parts, bundle),
         "preset": preset,
         "repeats": repeats,
         "prep": prep,
@@ -319,6 +323,20 @@ def run_preset(preset: str, work: Path, *, seconds: list[float], args: argparse.
         "compare": compare,
         "wall": time.perf_counter() - started,
     }
+
+
+def count_flops(parts_file: Path, bundle: Path) -> dict[str, float]:
+    """FLOPs per model stage of one `COMPARE_SECONDS` window (`benchmarks.flops.stage_flops`)."""
+    import torch
+
+    from benchmarks.flops import stage_flops
+    from muvi_plugin.bundle import read_bundle_manifest
+    from training.tasks.base import load_part
+
+    entries = torch.load(parts_file, weights_only=True)
+    parts = {name: load_part(name, entry).eval() for name, entry in entries.items()}
+    v = read_bundle_manifest(bundle).video
+    return stage_flops(parts, seconds=COMPARE_SECONDS, steps=STEPS, image_size=v.image_size, fps=v.fps)
 
 
 # --- report ----------------------------------------------------------------------------------------------
@@ -414,6 +432,7 @@ def markdown(result: dict, *, info: dict[str, str], command: str, date: str) -> 
         )
     lines += [""]
     lines += _growth(result["ort"])
+    lines += _flops_table(result)
     compare = result["compare"]
     if compare is not None:
         ort, tor = median_run(compare["ort"]), median_run(compare["torch"])
@@ -430,6 +449,35 @@ def markdown(result: dict, *, info: dict[str, str], command: str, date: str) -> 
             "",
         ]
     return "\n".join(lines)
+
+
+def _flops_table(result: dict) -> list[str]:
+    """FLOPs and achieved FLOP/s of each model stage in the `COMPARE_SECONDS` row, against the peak."""
+    from benchmarks.flops import PEAK_SIZE
+
+    if COMPARE_SECONDS not in result["ort"]:
+        return []
+    run, peak = median_run(result["ort"][COMPARE_SECONDS]), result["peak_flops"]
+    lines = _paragraph(
+        f"FLOPs of the {COMPARE_SECONDS:g} s row counted by `benchmarks/flops.py` (matrix products and "
+        "convolutions, 2 per multiply-add) and the rate ONNX Runtime achieved on them, against this "
+        f"machine's measured float32 peak of {peak / 1e9:.0f} GFLOP/s (best `numpy.matmul` of "
+        f"{PEAK_SIZE}x{PEAK_SIZE} on every core, measured just before the runs)."
+    )
+    lines += ["| stage | GFLOP | seconds | GFLOP/s | share of peak |", "|---|---|---|---|---|"]
+    for stage in MODEL_STAGES:
+        flops, seconds = result["flops"][stage], run[stage]
+        rate = flops / seconds if seconds > 0 else float("nan")
+        lines.append(
+            f"| {stage} | {flops / 1e9:.2f} | {seconds:.2f} | {rate / 1e9:.1f} | {rate / peak:.0%} |"
+        )
+    total_flops = sum(result["flops"].values())
+    total_seconds = sum(run[stage] for stage in MODEL_STAGES)
+    lines.append(
+        f"| all | {total_flops / 1e9:.2f} | {total_seconds:.2f} | {total_flops / total_seconds / 1e9:.1f} | "
+        f"{total_flops / total_seconds / peak:.0%} |"
+    )
+    return [*lines, ""]
 
 
 def _growth(rows: dict) -> list[str]:
@@ -506,12 +554,17 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="muvi-score-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    from benchmarks.flops import sgemm_peak
+
     results = []
+    peak = sgemm_peak()  # before the runs, on an otherwise idle process
+    print(f"float32 matmul peak: {peak / 1e9:.0f} GFLOP/s", file=sys.stderr)
     try:
         for preset in args.preset:
             date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
             seconds = sorted(args.seconds or SECONDS[preset])
             result = run_preset(preset, work, seconds=seconds, args=args)
+            result["peak_flops"] = peak
             results.append(result)
             subsection = markdown(result, info=info, command=command, date=date)
             print(subsection)

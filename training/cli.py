@@ -1,6 +1,9 @@
-"""`muvi-train`: run one training stage. Argument parsing over `training.loop.train`.
+"""`muvi-train`: run one training stage, or make synthetic training data. Argument parsing over
+`training.loop.train` and `training.synthdata`.
 
 Examples:
+    muvi-train recipe demo --work runs/demo         # the embedded default model, end to end
+    muvi-train make-data --out data/synth --hours 3 --seed 0 --jobs 2
     muvi-train vae --data music/ --out runs/vae --preset demo --steps 4000
     muvi-train dit-pretrain --data music/ --out runs/dit --init runs/vae/step_4000.ckpt
     torchrun --nproc_per_node 8 -m training v2m --data videos/ --out runs/v2m --preset base \\
@@ -18,7 +21,11 @@ from training.presets import PRESET_NAMES
 
 
 def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="muvi-train", description="Train one stage of the MuVi model.")
+    p = argparse.ArgumentParser(
+        prog="muvi-train",
+        description="Train one stage of the MuVi model. (`muvi-train make-data --help`: make training "
+        "data; `muvi-train recipe --help`: a whole model, data to bundle.)",
+    )
     p.add_argument("stage", choices=STAGES)
     p.add_argument("--data", required=True, help="folder of music files, or of videos with soundtracks")
     p.add_argument("--out", required=True, help="run folder: checkpoints and log.jsonl (resumes from it)")
@@ -51,6 +58,15 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["make-data"]:
+        from training.synthdata.cli import main as make_data
+
+        return make_data(argv[1:])
+    if argv[:1] == ["recipe"]:
+        from training.recipe import main as recipe
+
+        return recipe(argv[1:])
     args = _parsed_args(argv)
     try:
         run = RunConfig(

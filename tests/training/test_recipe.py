@@ -1,0 +1,80 @@
+"""The whole recipe — rendered data, five stages, export — runs end to end at debug size, and resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from muvi_plugin.api import ScoreRequest, load_bundle
+from muvi_plugin.manifest import read_manifest
+from training import checkpoint as ckpt
+from training.recipe import DEMO, Recipe, StagePlan, run_recipe
+
+
+def _tiny() -> Recipe:
+    def plan(stage: str, **kwargs) -> StagePlan:
+        return StagePlan(
+            stage, steps=2, batch_size=2, min_seconds=1.0, max_seconds=2.0, checkpoint_every=1, **kwargs
+        )
+
+    return Recipe(
+        name="muvi-tiny",
+        preset="debug",
+        data_hours=40 / 3600,  # about four 8-10 s clips: the batch sampler wants distinct videos
+        clip_seconds=(8.0, 10.0),
+        test_fraction=0.3,
+        stages=(
+            plan("vae"),
+            plan("vocoder", adversarial_start=1),
+            plan("dit-pretrain", init=("vae",)),
+            plan("contrastive"),
+            plan("v2m", init=("vae", "dit-pretrain", "contrastive")),
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_recipe_runs_every_step_and_resumes(tmp_path):
+    lines: list[str] = []
+    bundle = run_recipe(_tiny(), tmp_path / "work", jobs=1, progress=False, log=lines.append)
+    assert bundle == tmp_path / "work" / "bundle"
+    manifest = read_manifest(bundle)
+    assert manifest.name == "muvi-tiny"
+    report = manifest.provenance["verification"]
+    assert set(report) >= {"encoder", "adaptor", "vae_decoder", "vocoder"}
+    # The v2m stage started from the other stages' final checkpoints, and the bundle records it.
+    v2m = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "work" / "v2m"))
+    assert v2m["step"] == 2 and len(v2m["run"]["init"]) == 3
+    assert json.loads((tmp_path / "work" / "data" / "train" / "manifest.json").read_text())
+    # It scores a held-out clip.
+    test_clip = sorted((tmp_path / "work" / "data" / "test").glob("*.mkv"))[0]
+    result = load_bundle(bundle).score(ScoreRequest(test_clip, start=0.0, end=3.0, seed=0, steps=2))
+    assert len(result.audio) == 3 * result.sample_rate
+
+    # A second run finds everything done: no stage trains again, the bundle is rewritten the same.
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/step_*.ckpt")}
+    lines.clear()
+    again = run_recipe(_tiny(), tmp_path / "work", jobs=1, progress=False, log=lines.append)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/step_*.ckpt")} == stamps
+    assert read_manifest(again).bundle_id == manifest.bundle_id
+
+
+def test_until_stops_after_the_data(tmp_path):
+    recipe = _tiny()
+    assert run_recipe(recipe, tmp_path, until="data", progress=False, log=lambda _: None) is None
+    assert list((tmp_path / "data" / "train").glob("*.mkv"))
+    assert not (tmp_path / "vae").exists()
+    with pytest.raises(ValueError, match="--until"):
+        run_recipe(recipe, tmp_path, until="nonsense", log=lambda _: None)
+
+
+def test_recipes_are_checked_and_scale():
+    with pytest.raises(ValueError, match="come later"):
+        Recipe(name="x", preset="debug", data_hours=1, stages=(StagePlan("v2m", 1, 1, 1, 1, init=("vae",)),))
+    with pytest.raises(ValueError, match="v2m and a vocoder"):
+        Recipe(name="x", preset="debug", data_hours=1, stages=(StagePlan("vae", 1, 1, 1, 1),))
+    quick = DEMO.scaled(0.01)
+    assert [p.steps for p in quick.stages] == [round(p.steps * 0.01) for p in DEMO.stages]
+    assert quick.data_hours == pytest.approx(DEMO.data_hours * 0.01)
+    assert quick.stages[1].adversarial_start == round(DEMO.stages[1].adversarial_start * 0.01)

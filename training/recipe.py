@@ -1,0 +1,264 @@
+"""The whole recipe of a model in one command: data -> every training stage -> export -> verified bundle.
+
+`muvi-train recipe --work runs/demo` reproduces the embedded default model (`DEMO`): it renders its own
+video-music data set (`training.synthdata`), trains the five stages in order, each from the checkpoints of
+the ones before (MuVi App. B), and exports the result as a verified bundle. Every step resumes: finished
+clips are kept, a stage restarts from its newest checkpoint, a finished stage is skipped. Stopping it at any
+point and running the same command again continues where it stopped.
+
+Work folder layout: `data/{train,test}` (the rendered clips), one run folder per stage (`vae/`, `vocoder/`,
+`dit-pretrain/`, `contrastive/`, `v2m/`: checkpoints and `log.jsonl`), and `bundle/` unless `--bundle` says
+where the bundle goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.loop import STAGES, RunConfig, train
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage of a recipe.
+
+    Attributes:
+        stage: one of `training.loop.STAGES`.
+        steps: optimiser steps.
+        batch_size: clips per batch.
+        min_seconds, max_seconds: random segment durations.
+        init: earlier stages whose final checkpoints this one starts from.
+        adversarial_start: vocoder only: the step at which the GAN losses join.
+        checkpoint_every: steps between checkpoints (what an interruption can cost).
+    """
+
+    stage: str
+    steps: int
+    batch_size: int
+    min_seconds: float
+    max_seconds: float
+    init: tuple[str, ...] = ()
+    adversarial_start: int = 0
+    checkpoint_every: int = 250
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A model's recipe: its preset, how much data it renders, and its stages in order.
+
+    Attributes:
+        name: the bundle's name.
+        preset: the model sizes (`training.presets`).
+        data_hours: hours of rendered video-music clips (train and test split together).
+        stages: the stages, each after the ones it starts from.
+        seed: seeds the data and every stage.
+        test_fraction: share of the pieces held out for evaluation.
+        clip_seconds: (shortest, longest) rendered clip.
+    """
+
+    name: str
+    preset: str
+    data_hours: float
+    stages: tuple[StagePlan, ...]
+    seed: int = 0
+    test_fraction: float = 0.1
+    clip_seconds: tuple[float, float] = (20.0, 60.0)
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for plan in self.stages:
+            missing = [s for s in plan.init if s not in seen]
+            if missing:
+                raise ValueError(f"stage {plan.stage} starts from {missing}, which come later or not at all")
+            seen.add(plan.stage)
+        if "v2m" not in seen or "vocoder" not in seen:
+            raise ValueError("a recipe needs a v2m and a vocoder stage to make a bundle")
+
+    def scaled(self, factor: float) -> Recipe:
+        """The same recipe with `factor` times the steps (at least 1 each) and data: for quick trials."""
+        stages = tuple(
+            dataclasses.replace(
+                p,
+                steps=max(1, round(p.steps * factor)),
+                adversarial_start=round(p.adversarial_start * factor),
+                checkpoint_every=max(1, round(p.checkpoint_every * factor)),
+            )
+            for p in self.stages
+        )
+        return dataclasses.replace(self, stages=stages, data_hours=self.data_hours * factor)
+
+
+# The embedded default model. Sized for a 2-core CPU (seconds per step measured by
+# benchmarks/train_steps.py at batch 4; docs/benchmarks.md): about three and a half hours in all. The
+# vocoder learns on 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-10 s, whose latent
+# sequences (40-100 frames) a 6-layer DiT handles quickly; the runtime's 30 s windows then rely on RoPE's
+# relative positions.
+DEMO = Recipe(
+    name="muvi-demo",
+    preset="demo",
+    data_hours=4.0,
+    stages=(
+        StagePlan("vae", steps=3000, batch_size=8, min_seconds=4.0, max_seconds=10.0),
+        StagePlan(
+            "vocoder", steps=6000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=4500
+        ),
+        StagePlan(
+            "dit-pretrain", steps=4000, batch_size=16, min_seconds=4.0, max_seconds=10.0, init=("vae",)
+        ),
+        StagePlan("contrastive", steps=1500, batch_size=8, min_seconds=4.0, max_seconds=10.0),
+        StagePlan(
+            "v2m",
+            steps=5000,
+            batch_size=16,
+            min_seconds=4.0,
+            max_seconds=10.0,
+            init=("vae", "dit-pretrain", "contrastive"),
+        ),
+    ),
+)
+
+RECIPES = {"demo": DEMO}
+
+
+def make_data(
+    recipe: Recipe, data: Path, *, jobs: int, progress: Callable[[int], None] | None = None
+) -> None:
+    """Render the recipe's data set into `data` (resumable: finished clips are kept)."""
+    from training.synthdata.generate import GenerateConfig, generate
+
+    config = GenerateConfig(
+        out=os.fspath(data),
+        hours=recipe.data_hours,
+        seed=recipe.seed,
+        test_fraction=recipe.test_fraction,
+        min_seconds=recipe.clip_seconds[0],
+        max_seconds=recipe.clip_seconds[1],
+    )
+    generate(config, jobs=jobs, progress=progress)
+
+
+def run_recipe(
+    recipe: Recipe,
+    work: str | os.PathLike,
+    *,
+    bundle: str | os.PathLike | None = None,
+    jobs: int = 1,
+    until: str | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path | None:
+    """Run (or resume) the whole recipe; returns the verified bundle, or None when stopped at `until`.
+
+    Args:
+        recipe: what to make.
+        work: the work folder (layout in the module docstring).
+        bundle: where the bundle goes (default `work/bundle`); an existing one there is replaced.
+        jobs: processes rendering the data set.
+        until: stop after this step: "data" or a stage name.
+        device: "auto", "cpu" or "cuda" for training.
+        progress: show progress bars.
+        log: where one line per step goes.
+    """
+    from export.bundle import bundle_from_checkpoints
+
+    if until is not None and until not in ("data", *(p.stage for p in recipe.stages)):
+        raise ValueError(f"--until must be 'data' or one of the recipe's stages, got {until!r}")
+    work = Path(work)
+    data = work / "data"
+    began = time.perf_counter()
+    log(f"{recipe.name}: data set of {recipe.data_hours:g} h in {data}")
+    make_data(recipe, data, jobs=jobs)
+    log(f"{recipe.name}: data ready after {time.perf_counter() - began:.0f} s")
+    if until == "data":
+        return None
+    finals: dict[str, str] = {}
+    for plan in recipe.stages:
+        run = RunConfig(
+            stage=plan.stage,
+            data=os.fspath(data / "train"),
+            out_dir=os.fspath(work / plan.stage),
+            preset=recipe.preset,
+            steps=plan.steps,
+            batch_size=plan.batch_size,
+            seed=recipe.seed,
+            init=tuple(finals[s] for s in plan.init),
+            min_seconds=plan.min_seconds,
+            max_seconds=plan.max_seconds,
+            checkpoint_every=plan.checkpoint_every,
+            adversarial_start=plan.adversarial_start,
+            device=device,
+            progress=progress,
+        )
+        started = time.perf_counter()
+        last = train(run)
+        if last is None:
+            raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {run.out_dir}")
+        finals[plan.stage] = os.fspath(last)
+        log(f"{recipe.name}: {plan.stage} done ({last.name}, {time.perf_counter() - started:.0f} s this run)")
+        if until == plan.stage:
+            return None
+    out = Path(bundle) if bundle is not None else work / "bundle"
+    path = bundle_from_checkpoints(
+        v2m=finals["v2m"],
+        vocoder=finals["vocoder"],
+        out_dir=out,
+        name=recipe.name,
+        precision="fp32",
+        verify=True,
+        overwrite=True,
+    )
+    log(f"{recipe.name}: bundle written to {path} after {time.perf_counter() - began:.0f} s")
+    return Path(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`muvi-train recipe`: argument parsing over `run_recipe`."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(
+        prog="muvi-train recipe",
+        description="Reproduce a model end to end: data, every stage, export. Resumes where it stopped.",
+    )
+    p.add_argument(
+        "name", nargs="?", default="demo", choices=sorted(RECIPES), help="the recipe (default demo)"
+    )
+    p.add_argument("--work", required=True, help="work folder: data, one run folder per stage, the bundle")
+    p.add_argument("--bundle", help="where the verified bundle goes (default WORK/bundle)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="data rendering processes")
+    p.add_argument("--until", help="stop after 'data' or after this stage")
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="multiply every stage's steps and the data hours (trials)"
+    )
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    recipe = RECIPES[args.name]
+    if args.scale != 1.0:
+        if args.scale <= 0:
+            p.error(f"--scale must be positive, got {args.scale}")
+        recipe = recipe.scaled(args.scale)
+    try:
+        run_recipe(
+            recipe,
+            args.work,
+            bundle=args.bundle,
+            jobs=args.jobs,
+            until=args.until,
+            device=args.device,
+            progress=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"muvi-train recipe: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,5 @@
+import sys
+
+from training.synthdata.cli import main
+
+sys.exit(main())
