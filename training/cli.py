@@ -3,6 +3,7 @@
 
 Examples:
     muvi-train recipe demo --work runs/demo         # the embedded default model, end to end
+    muvi-train recipe-eval --work runs/demo --out runs/demo/eval   # its numbers, for the model card
     muvi-train make-data --out data/synth --hours 3 --seed 0 --jobs 2
     muvi-train vae --data music/ --out runs/vae --preset demo --steps 4000
     muvi-train dit-pretrain --data music/ --out runs/dit --init runs/vae/step_4000.ckpt
@@ -24,7 +25,8 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="muvi-train",
         description="Train one stage of the MuVi model. (`muvi-train make-data --help`: make training "
-        "data; `muvi-train recipe --help`: a whole model, data to bundle.)",
+        "data; `muvi-train recipe --help`: a whole model, data to bundle; `muvi-train recipe-eval --help`: "
+        "its numbers.)",
     )
     p.add_argument("stage", choices=STAGES)
     p.add_argument("--data", required=True, help="folder of music files, or of videos with soundtracks")
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from training.recipe import main as recipe
 
         return recipe(argv[1:])
+    if argv[:1] == ["recipe-eval"]:
+        from training.recipe_eval import main as recipe_eval
+
+        return recipe_eval(argv[1:])
     args = _parsed_args(argv)
     try:
         run = RunConfig(

@@ -9,6 +9,11 @@ point and running the same command again continues where it stopped.
 Work folder layout: `data/{train,test}` (the rendered clips), one run folder per stage (`vae/`, `vocoder/`,
 `dit-pretrain/`, `contrastive/`, `v2m/`: checkpoints and `log.jsonl`), and `bundle/` unless `--bundle` says
 where the bundle goes.
+
+Training outlives a machine: with `--keep DIR` every finished stage also leaves a slim copy of its final
+checkpoint (models, config, provenance; no optimiser state) as `DIR/<stage>.ckpt`, small enough to commit.
+On a fresh machine the same command re-renders the data (deterministic: the same clips, byte for byte),
+takes each kept stage as done, and trains only what is left.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from training import checkpoint as ckpt
 from training.loop import STAGES, RunConfig, train
 
 
@@ -63,6 +69,9 @@ class Recipe:
         seed: seeds the data and every stage.
         test_fraction: share of the pieces held out for evaluation.
         clip_seconds: (shortest, longest) rendered clip.
+        max_window_seconds: the bundle's longest generation window: no longer than the DiT's training
+            segments, so every window is a length it learned (longer ranges continue window by window).
+        context_seconds: clean tail of the previous window each continuing window keeps.
     """
 
     name: str
@@ -72,6 +81,8 @@ class Recipe:
     seed: int = 0
     test_fraction: float = 0.1
     clip_seconds: tuple[float, float] = (20.0, 60.0)
+    max_window_seconds: float = 30.0
+    context_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -98,10 +109,9 @@ class Recipe:
 
 
 # The embedded default model. Sized for a 2-core CPU (seconds per step measured by
-# benchmarks/train_steps.py at batch 4; docs/benchmarks.md): about three and a half hours in all. The
-# vocoder learns on 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-10 s, whose latent
-# sequences (40-100 frames) a 6-layer DiT handles quickly; the runtime's 30 s windows then rely on RoPE's
-# relative positions.
+# benchmarks/train_steps.py at batch 4; docs/benchmarks.md): about four hours in all. The vocoder learns on
+# 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-16 s rather than MuVi's 4-30 s, which would
+# double their cost, and the bundle generates in windows of at most 16 s to match.
 DEMO = Recipe(
     name="muvi-demo",
     preset="demo",
@@ -112,7 +122,7 @@ DEMO = Recipe(
             "vocoder", steps=6000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=4500
         ),
         StagePlan(
-            "dit-pretrain", steps=4000, batch_size=16, min_seconds=4.0, max_seconds=10.0, init=("vae",)
+            "dit-pretrain", steps=4000, batch_size=16, min_seconds=4.0, max_seconds=16.0, init=("vae",)
         ),
         StagePlan("contrastive", steps=1500, batch_size=8, min_seconds=4.0, max_seconds=10.0),
         StagePlan(
@@ -120,10 +130,12 @@ DEMO = Recipe(
             steps=5000,
             batch_size=16,
             min_seconds=4.0,
-            max_seconds=10.0,
+            max_seconds=16.0,
             init=("vae", "dit-pretrain", "contrastive"),
         ),
     ),
+    max_window_seconds=16.0,
+    context_seconds=4.0,
 )
 
 RECIPES = {"demo": DEMO}
@@ -146,11 +158,35 @@ def make_data(
     generate(config, jobs=jobs, progress=progress)
 
 
+def finished_checkpoint(plan: StagePlan, run_dir: Path, keep: Path | None, *, preset: str) -> Path | None:
+    """The stage's final checkpoint if the stage is done: in its run folder, or kept in `keep`."""
+    last = ckpt.latest_checkpoint(run_dir)
+    if last is not None and int(last.stem.split("_")[1]) >= plan.steps:
+        return last
+    kept = None if keep is None else keep / f"{plan.stage}.ckpt"
+    if kept is None or not kept.is_file():
+        return None
+    run = ckpt.load_checkpoint(kept)["run"]
+    mine = {"stage": plan.stage, "preset": preset, "steps": plan.steps, "batch_size": plan.batch_size}
+    theirs = {key: run.get(key) for key in mine}
+    if theirs != mine:
+        raise ValueError(f"{kept}: kept checkpoint of another recipe ({theirs}; this one is {mine})")
+    return kept
+
+
+def keep_checkpoint(source: Path, target: Path) -> Path:
+    """Write a slim copy of a finished stage's checkpoint: everything but the optimiser state."""
+    payload = ckpt.load_checkpoint(source)
+    payload.pop("optimizers", None)
+    return ckpt.save_checkpoint(target, payload)
+
+
 def run_recipe(
     recipe: Recipe,
     work: str | os.PathLike,
     *,
     bundle: str | os.PathLike | None = None,
+    keep: str | os.PathLike | None = None,
     jobs: int = 1,
     until: str | None = None,
     device: str = "auto",
@@ -163,6 +199,7 @@ def run_recipe(
         recipe: what to make.
         work: the work folder (layout in the module docstring).
         bundle: where the bundle goes (default `work/bundle`); an existing one there is replaced.
+        keep: folder of slim final checkpoints: finished stages are written there and taken from there.
         jobs: processes rendering the data set.
         until: stop after this step: "data" or a stage name.
         device: "auto", "cpu" or "cuda" for training.
@@ -170,10 +207,12 @@ def run_recipe(
         log: where one line per step goes.
     """
     from export.bundle import bundle_from_checkpoints
+    from muvi_plugin.manifest import Defaults
 
     if until is not None and until not in ("data", *(p.stage for p in recipe.stages)):
         raise ValueError(f"--until must be 'data' or one of the recipe's stages, got {until!r}")
     work = Path(work)
+    keep = None if keep is None else Path(keep)
     data = work / "data"
     began = time.perf_counter()
     log(f"{recipe.name}: data set of {recipe.data_hours:g} h in {data}")
@@ -200,11 +239,15 @@ def run_recipe(
             progress=progress,
         )
         started = time.perf_counter()
-        last = train(run)
+        last = finished_checkpoint(plan, Path(run.out_dir), keep, preset=recipe.preset)
         if last is None:
-            raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {run.out_dir}")
+            last = train(run)
+            if last is None:
+                raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {run.out_dir}")
+        if keep is not None and not (keep / f"{plan.stage}.ckpt").is_file():
+            keep_checkpoint(last, keep / f"{plan.stage}.ckpt")
         finals[plan.stage] = os.fspath(last)
-        log(f"{recipe.name}: {plan.stage} done ({last.name}, {time.perf_counter() - started:.0f} s this run)")
+        log(f"{recipe.name}: {plan.stage} done ({last}, {time.perf_counter() - started:.0f} s this run)")
         if until == plan.stage:
             return None
     out = Path(bundle) if bundle is not None else work / "bundle"
@@ -214,6 +257,9 @@ def run_recipe(
         out_dir=out,
         name=recipe.name,
         precision="fp32",
+        defaults=Defaults(
+            max_window_seconds=recipe.max_window_seconds, context_seconds=recipe.context_seconds
+        ),
         verify=True,
         overwrite=True,
     )
@@ -235,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--work", required=True, help="work folder: data, one run folder per stage, the bundle")
     p.add_argument("--bundle", help="where the verified bundle goes (default WORK/bundle)")
+    p.add_argument(
+        "--keep", help="folder of slim final checkpoints of finished stages (kept, and taken as done)"
+    )
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="data rendering processes")
     p.add_argument("--until", help="stop after 'data' or after this stage")
     p.add_argument(
@@ -253,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             recipe,
             args.work,
             bundle=args.bundle,
+            keep=args.keep,
             jobs=args.jobs,
             until=args.until,
             device=args.device,

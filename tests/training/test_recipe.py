@@ -54,10 +54,29 @@ def test_recipe_runs_every_step_and_resumes(tmp_path):
 
     # A second run finds everything done: no stage trains again, the bundle is rewritten the same.
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/step_*.ckpt")}
-    lines.clear()
     again = run_recipe(_tiny(), tmp_path / "work", jobs=1, progress=False, log=lines.append)
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").glob("*/step_*.ckpt")} == stamps
     assert read_manifest(again).bundle_id == manifest.bundle_id
+
+
+@pytest.mark.slow
+def test_kept_checkpoints_carry_the_recipe_to_a_fresh_machine(tmp_path):
+    keep = tmp_path / "kept"
+    first = run_recipe(_tiny(), tmp_path / "one", keep=keep, jobs=1, progress=False, log=lambda _: None)
+    for stage in ("vae", "vocoder", "dit-pretrain", "contrastive", "v2m"):
+        payload = ckpt.load_checkpoint(keep / f"{stage}.ckpt")
+        assert payload["stage"] == stage and payload["step"] == 2 and "optimizers" not in payload
+    # A new work folder (a new machine): the data is rendered again, no stage trains, the same bundle.
+    second = run_recipe(_tiny(), tmp_path / "two", keep=keep, jobs=1, progress=False, log=lambda _: None)
+    assert not list((tmp_path / "two").glob("*/step_*.ckpt"))
+    assert read_manifest(second).bundle_id == read_manifest(first).bundle_id
+    # Kept checkpoints of another recipe are refused, naming the file.
+    other = _tiny()
+    other = Recipe(
+        **{**other.__dict__, "stages": (other.stages[0].__class__("vae", 3, 2, 1.0, 2.0), *other.stages[1:])}
+    )
+    with pytest.raises(ValueError, match="vae.ckpt"):
+        run_recipe(other, tmp_path / "three", keep=keep, jobs=1, progress=False, log=lambda _: None)
 
 
 def test_until_stops_after_the_data(tmp_path):
