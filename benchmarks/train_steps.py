@@ -39,11 +39,6 @@ import av
 import numpy as np
 
 SECTION = "## Training steps"
-INTRO = (
-    "# Benchmarks\n\n"
-    "Measured speeds of muvi on the machines named in each section. Every number comes from a script under\n"
-    "`benchmarks/` (see its README); each section says the exact command, the machine and the date.\n"
-)
 PRESETS = ("debug", "demo", "base")
 STEPS = {"debug": 10, "demo": 10, "base": 3}  # timed steps after one warm-up step
 
@@ -389,15 +384,9 @@ def markdown(results: list[Result], *, info: dict[str, str], command: str, date:
 
 def write_section(path: Path, section: str) -> None:
     """Put `section` in place of the file's "Training steps" section (or append it), creating the file."""
-    text = path.read_text() if path.exists() else INTRO
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end:] if end >= 0 else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    from benchmarks.sections import replace_section
+
+    replace_section(path, SECTION, section)
 
 
 def _parsed_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,0 +1,28 @@
+"""Replacing one `## ` section of `docs/benchmarks.md`, leaving every other section as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+INTRO = (
+    "# Benchmarks\n\n"
+    "Measured speeds of muvi on the machines named in each section. Every number comes from a script under\n"
+    "`benchmarks/` (see its README); each section says the exact command, the machine and the date.\n"
+)
+
+
+def replace_section(path: Path, heading: str, section: str) -> None:
+    """Put `section` (starting with the `heading` line) in place of the file's `heading` section, or append.
+
+    The file is created (with `INTRO`) when missing; it is re-read just before writing, so benchmarks that
+    ran side by side do not undo each other's sections.
+    """
+    text = path.read_text() if path.exists() else INTRO
+    start = text.find(heading + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section + (text[end:] if end >= 0 else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
