@@ -13,13 +13,16 @@ where the bundle goes.
 Training outlives a machine: with `--keep DIR` every finished stage also leaves a slim copy of its final
 checkpoint (models, config, provenance; no optimiser state) as `DIR/<stage>.ckpt`, small enough to commit.
 On a fresh machine the same command re-renders the data (deterministic: the same clips, byte for byte),
-takes each kept stage as done, and trains only what is left.
+takes each kept stage as done, and trains only what is left. `--snapshot` also keeps the newest checkpoint of
+the stage in progress, whole (`DIR/<stage>.partial.ckpt`, optimiser state included), which the next run
+resumes from instead of starting that stage again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,6 +177,37 @@ def finished_checkpoint(plan: StagePlan, run_dir: Path, keep: Path | None, *, pr
     return kept
 
 
+def partial_name(stage: str) -> str:
+    return f"{stage}.partial.ckpt"
+
+
+def restore_partial(plan: StagePlan, run_dir: Path, keep: Path | None) -> None:
+    """Put a kept partial checkpoint of the stage into its empty run folder, for `train` to resume from."""
+    partial = None if keep is None else keep / partial_name(plan.stage)
+    if partial is None or not partial.is_file() or ckpt.latest_checkpoint(run_dir) is not None:
+        return
+    step = ckpt.load_checkpoint(partial)["step"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(partial, run_dir / f"step_{step}.ckpt")
+
+
+def snapshot(recipe: Recipe, work: Path, keep: Path) -> Path | None:
+    """Keep the newest checkpoint of the first unfinished stage whole, as `keep/<stage>.partial.ckpt`."""
+    for plan in recipe.stages:
+        run_dir = work / plan.stage
+        if finished_checkpoint(plan, run_dir, keep, preset=recipe.preset) is not None:
+            continue
+        last = ckpt.latest_checkpoint(run_dir)
+        if last is None:
+            return None
+        keep.mkdir(parents=True, exist_ok=True)
+        target = keep / partial_name(plan.stage)
+        shutil.copyfile(last, target.with_suffix(".tmp"))
+        os.replace(target.with_suffix(".tmp"), target)
+        return target
+    return None
+
+
 def keep_checkpoint(source: Path, target: Path) -> Path:
     """Write a slim copy of a finished stage's checkpoint: everything but the optimiser state."""
     payload = ckpt.load_checkpoint(source)
@@ -241,11 +275,13 @@ def run_recipe(
         started = time.perf_counter()
         last = finished_checkpoint(plan, Path(run.out_dir), keep, preset=recipe.preset)
         if last is None:
+            restore_partial(plan, Path(run.out_dir), keep)
             last = train(run)
             if last is None:
                 raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {run.out_dir}")
         if keep is not None and not (keep / f"{plan.stage}.ckpt").is_file():
             keep_checkpoint(last, keep / f"{plan.stage}.ckpt")
+            (keep / partial_name(plan.stage)).unlink(missing_ok=True)  # superseded by the final one
         finals[plan.stage] = os.fspath(last)
         log(f"{recipe.name}: {plan.stage} done ({last}, {time.perf_counter() - started:.0f} s this run)")
         if until == plan.stage:
@@ -287,6 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="data rendering processes")
     p.add_argument("--until", help="stop after 'data' or after this stage")
     p.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="only copy the newest checkpoint of the stage in progress into --keep (for a new machine)",
+    )
+    p.add_argument(
         "--scale", type=float, default=1.0, help="multiply every stage's steps and the data hours (trials)"
     )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -297,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale <= 0:
             p.error(f"--scale must be positive, got {args.scale}")
         recipe = recipe.scaled(args.scale)
+    if args.snapshot:
+        if not args.keep:
+            p.error("--snapshot needs --keep DIR")
+        kept = snapshot(recipe, Path(args.work), Path(args.keep))
+        print(f"kept {kept}" if kept else "nothing in progress to keep")
+        return 0
     try:
         run_recipe(
             recipe,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from muvi_plugin.api import ScoreRequest, load_bundle
 from muvi_plugin.manifest import read_manifest
 from training import checkpoint as ckpt
-from training.recipe import DEMO, Recipe, StagePlan, run_recipe
+from training.recipe import DEMO, Recipe, StagePlan, run_recipe, snapshot
 
 
 def _tiny() -> Recipe:
@@ -70,13 +71,28 @@ def test_kept_checkpoints_carry_the_recipe_to_a_fresh_machine(tmp_path):
     second = run_recipe(_tiny(), tmp_path / "two", keep=keep, jobs=1, progress=False, log=lambda _: None)
     assert not list((tmp_path / "two").glob("*/step_*.ckpt"))
     assert read_manifest(second).bundle_id == read_manifest(first).bundle_id
+    # A stage in progress travels whole: v2m's step 1, kept by --snapshot, resumes on the next machine.
+    shutil.copytree(tmp_path / "one", tmp_path / "half", ignore=shutil.ignore_patterns("bundle"))
+    (tmp_path / "half" / "v2m" / "step_2.ckpt").unlink()
+    (keep / "v2m.ckpt").unlink()
+    assert snapshot(_tiny(), tmp_path / "half", keep) == keep / "v2m.partial.ckpt"
+    lines: list[str] = []
+    third = run_recipe(_tiny(), tmp_path / "three", keep=keep, jobs=1, progress=False, log=lines.append)
+    assert [p.name for p in ckpt.step_checkpoints(tmp_path / "three" / "v2m")] == [
+        "step_1.ckpt",
+        "step_2.ckpt",
+    ]
+    assert not list((tmp_path / "three").glob("vae/step_*.ckpt"))  # the finished stages stay kept
+    assert (keep / "v2m.ckpt").is_file() and not (keep / "v2m.partial.ckpt").exists()
+    assert read_manifest(third).name == "muvi-tiny"
+
     # Kept checkpoints of another recipe are refused, naming the file.
     other = _tiny()
     other = Recipe(
         **{**other.__dict__, "stages": (other.stages[0].__class__("vae", 3, 2, 1.0, 2.0), *other.stages[1:])}
     )
     with pytest.raises(ValueError, match="vae.ckpt"):
-        run_recipe(other, tmp_path / "three", keep=keep, jobs=1, progress=False, log=lambda _: None)
+        run_recipe(other, tmp_path / "four", keep=keep, jobs=1, progress=False, log=lambda _: None)
 
 
 def test_until_stops_after_the_data(tmp_path):
