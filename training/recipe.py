@@ -44,6 +44,7 @@ class StagePlan:
         init: earlier stages whose final checkpoints this one starts from.
         adversarial_start: vocoder only: the step at which the GAN losses join.
         checkpoint_every: steps between checkpoints (what an interruption can cost).
+        workers: data loader processes: one decodes the next batch while the model trains on this one.
     """
 
     stage: str
@@ -54,6 +55,7 @@ class StagePlan:
     init: tuple[str, ...] = ()
     adversarial_start: int = 0
     checkpoint_every: int = 250
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -111,27 +113,28 @@ class Recipe:
         return dataclasses.replace(self, stages=stages, data_hours=self.data_hours * factor)
 
 
-# The embedded default model. Sized for a 2-core CPU (seconds per step measured by
-# benchmarks/train_steps.py at batch 4; docs/benchmarks.md): about four hours in all. The vocoder learns on
-# 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-16 s rather than MuVi's 4-30 s, which would
-# double their cost, and the bundle generates in windows of at most 16 s to match.
+# The embedded default model, sized for this 2-core CPU: about four and a half hours in all (seconds per
+# step from benchmarks/train_steps.py, docs/benchmarks.md, scaled to these batches; decoding overlaps in one
+# loader worker). The vocoder learns on 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-16 s
+# rather than MuVi's 4-30 s, which would double their cost, and the bundle generates in windows of at most
+# 16 s to match.
 DEMO = Recipe(
     name="muvi-demo",
     preset="demo",
     data_hours=4.0,
     stages=(
-        StagePlan("vae", steps=3000, batch_size=8, min_seconds=4.0, max_seconds=10.0),
-        StagePlan(
-            "vocoder", steps=6000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=4500
+        StagePlan("vae", steps=3000, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~25 min
+        StagePlan(  # ~50 min
+            "vocoder", steps=4000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=3000
         ),
-        StagePlan(
-            "dit-pretrain", steps=4000, batch_size=16, min_seconds=4.0, max_seconds=16.0, init=("vae",)
+        StagePlan(  # ~40 min
+            "dit-pretrain", steps=3000, batch_size=12, min_seconds=4.0, max_seconds=16.0, init=("vae",)
         ),
-        StagePlan("contrastive", steps=1500, batch_size=8, min_seconds=4.0, max_seconds=10.0),
-        StagePlan(
+        StagePlan("contrastive", steps=600, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~50 min
+        StagePlan(  # ~95 min
             "v2m",
-            steps=5000,
-            batch_size=16,
+            steps=2500,
+            batch_size=8,
             min_seconds=4.0,
             max_seconds=16.0,
             init=("vae", "dit-pretrain", "contrastive"),
@@ -269,6 +272,7 @@ def run_recipe(
             max_seconds=plan.max_seconds,
             checkpoint_every=plan.checkpoint_every,
             adversarial_start=plan.adversarial_start,
+            num_workers=plan.workers,
             device=device,
             progress=progress,
         )
