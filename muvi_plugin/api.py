@@ -24,6 +24,7 @@ import numpy as np
 from muvi_plugin import media
 from muvi_plugin.bundle import Bundle, open_bundle
 from muvi_plugin.errors import BundleError, Cancelled, MuviError
+from muvi_plugin.frames import FileFrames, FrameSource, is_frame_source
 from muvi_plugin.media import MediaError
 from muvi_plugin.pipeline import STAGES, CancelFlag, Progress, Settings, generate
 
@@ -36,7 +37,8 @@ class ScoreRequest:
     """What to score.
 
     Attributes:
-        video: The media file.
+        video: The media file, or any `muvi_plugin.frames.FrameSource` (e.g. a timeline's picture,
+            `muvi_plugin.timeline.picture.TimelinePicture`).
         start: Range start in seconds from the media start.
         end: Range end (exclusive) in seconds; None for the end of the video.
         seed: Non-negative integer; the same seed gives the same music.
@@ -46,7 +48,7 @@ class ScoreRequest:
         style_start: Where the style prompt starts in `style`, seconds.
     """
 
-    video: str | os.PathLike
+    video: str | os.PathLike | FrameSource
     start: float = 0.0
     end: float | None = None
     seed: int = 0
@@ -155,17 +157,24 @@ class Scorer:
             raise MuviError(f"steps must be a positive integer, got {steps!r}")
         if not math.isfinite(guidance):
             raise MuviError(f"guidance must be a finite number, got {guidance!r}")
-        video = Path(request.video)
-        info = media.probe(video)
-        if not info.has_video:
-            raise MediaError(video, "no video stream")
+        if is_frame_source(request.video) and not isinstance(request.video, FileFrames):
+            source: FrameSource | None = request.video
+            video = Path(request.video.name)
+            duration = video_end = request.video.duration
+        else:
+            source = None
+            video = Path(request.video.path if isinstance(request.video, FileFrames) else request.video)
+            info = media.probe(video)
+            if not info.has_video:
+                raise MediaError(video, "no video stream")
+            duration, video_end = info.duration, info.video_end
         start = float(request.start)
-        end = info.video_end if request.end is None else float(request.end)
+        end = video_end if request.end is None else float(request.end)
         if not end > start:
             raise MediaError(video, f"empty range {start:g}-{end:g} s")
-        if start < -media.TOLERANCE or end > info.duration + media.TOLERANCE:
+        if start < -media.TOLERANCE or end > duration + media.TOLERANCE:
             raise MediaError(
-                video, f"range {start:g}-{end:g} s is outside the media (duration {info.duration:g} s)"
+                video, f"range {start:g}-{end:g} s is outside the media (duration {duration:g} s)"
             )
         return Settings(
             video=video,
@@ -180,6 +189,7 @@ class Scorer:
             context_seconds=d.context_seconds,
             crossfade_seconds=d.crossfade_seconds,
             style_seconds=d.style_seconds,
+            source=source,
         )
 
     def score(
@@ -261,6 +271,7 @@ __all__ = [
     "ERRORS",
     "BundleError",
     "Cancelled",
+    "FrameSource",
     "MediaError",
     "MuviError",
     "ScoreReport",

@@ -5,6 +5,10 @@
                      [--threads N]
     muvi bundle info [DIR]
     muvi bundle verify [DIR]
+    muvi timeline score TIMELINE [--range START-END ...|--markers NAME|--whole] --out NEW.otio [...]
+    muvi batch TIMELINE... --out-dir DIR [--jobs N] [...]
+
+(The timeline commands are documented in `muvi_plugin.timeline.cli` and `muvi_plugin/timeline/README.md`.)
 
 Argument parsing over `muvi_plugin.api` (`_parsed_args` + `main`). Exit codes: 0 done; 1 a bundle that
 fails verification; 2 bad input (one line on stderr, no traceback); 130 cancelled with Ctrl-C. Outputs are
@@ -68,6 +72,9 @@ def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, text in (("info", "summarise the manifest"), ("verify", "check every graph's sha256")):
         action = actions.add_parser(name, help=text)
         action.add_argument("path", type=Path, nargs="?", default=None, help="bundle (default: built in)")
+    from muvi_plugin.timeline.cli import add_parsers
+
+    add_parsers(commands, _loudness)
     return parser.parse_args(argv)
 
 
@@ -92,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "score":
             return _score(args)
+        if args.command in ("timeline", "batch"):
+            return _timeline(args)
         if args.action == "info":
             return _info(args.path)
         return _verify(args.path)
@@ -162,6 +171,19 @@ def _score(args: argparse.Namespace) -> int:
         f"RTF {r.realtime_factor:.2f})" + (f"; video copy: {args.mux}" if args.mux is not None else "")
     )
     return 0
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    from muvi_plugin.timeline import cli
+
+    if args.command == "batch":
+        try:
+            return cli.batch(args)
+        except KeyboardInterrupt:
+            print("muvi: interrupted; finished ranges are kept, run it again to resume", file=sys.stderr)
+            return EXIT_CANCELLED
+    with _ctrl_c_cancels() as cancel:
+        return cli.score(args, cancel=cancel, progress_bar=_progress_bar)
 
 
 @contextmanager

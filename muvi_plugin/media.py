@@ -189,22 +189,68 @@ def read_video_frames(
     if n == 0:
         raise MediaError(path, f"empty range {_interval(start, end)}")
     times = start + np.arange(n) / fps
+    return _decode_at(
+        path,
+        times,
+        size=(width, height),
+        fit=fit,
+        what=f"range {_interval(start, end)} is",
+        within=(start, end),
+    )
+
+
+def read_frames_at(
+    path: str | os.PathLike, times: np.ndarray, *, size: tuple[int, int], fit: str = "crop"
+) -> np.ndarray:
+    """The frames on screen at arbitrary `times` (seconds from the media start, non-decreasing).
+
+    `read_video_frames` for times that are not evenly spaced (a timeline's frames sampled at another rate,
+    a speed change): only the frames shown are converted, and the file is decoded once, forward.
+
+    Returns:
+        uint8 array (len(times), height, width, 3), RGB, upright, scaled to `size` as `fit` says.
+
+    Raises:
+        MediaError: no video stream, times outside it, or an unreadable or truncated file.
+    """
+    width, height = _check_size(size)
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    times = np.asarray(times, dtype=np.float64)
+    if times.ndim != 1 or len(times) == 0 or np.any(np.diff(times) < 0):
+        raise ValueError("times must be a non-empty, non-decreasing 1-D sequence")
+    what = f"frames at {_interval(times[0], times[-1])} are"
+    return _decode_at(path, times, size=(width, height), fit=fit, what=what)
+
+
+def _decode_at(
+    path: str | os.PathLike,
+    times: np.ndarray,
+    *,
+    size: tuple[int, int],
+    fit: str,
+    what: str,
+    within: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """The frames on screen at `times` (non-decreasing seconds), decoded forward in one pass.
+
+    `what` names the request in errors ("range 1-2 s is"); `within`, when given, must lie inside the media.
+    """
+    width, height = size
     with _open(path) as container:
         stream = _video_stream(container)
         if stream is None:
             raise MediaError(path, "no video stream")
         origin = _origin(container)
         duration = _duration(path, container, origin)
-        _check_inside(path, start, end, duration)
+        if within is not None:
+            _check_inside(path, *within, duration)
         span = _stream_span(stream, origin, duration)
         if times[0] < span[0] - TOLERANCE or times[-1] > span[1] + TOLERANCE:
-            raise MediaError(
-                path,
-                f"range {_interval(start, end)} is outside the video stream ({_interval(*span)})",
-            )
+            raise MediaError(path, f"{what} outside the video stream ({_interval(*span)})")
         stream.thread_type = "AUTO"
         sar = _sample_aspect_ratio(stream)
-        out = np.empty((n, height, width, 3), dtype=np.uint8)
+        out = np.empty((len(times), height, width, 3), dtype=np.uint8)
 
         def convert(frame: av.VideoFrame) -> np.ndarray:
             return _upright_rgb(frame, size=(width, height), fit=fit, sample_aspect_ratio=sar)
@@ -218,6 +264,26 @@ def read_video_frames(
             # Some files seek past the requested time (bad index); decoding from the start is exact.
             fill(seek=False)
     return out
+
+
+def read_image(path: str | os.PathLike, *, size: tuple[int, int], fit: str = "crop") -> np.ndarray:
+    """One still picture (an image of a sequence: PNG, JPEG, EXR, DPX...) upright and scaled to `size`.
+
+    Returns:
+        uint8 array (height, width, 3), RGB.
+
+    Raises:
+        MediaError: a missing or unreadable file, or no picture in it.
+    """
+    size = _check_size(size)
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    with _open(path) as container:
+        stream = _video_stream(container)
+        frame = None if stream is None else next(iter(container.decode(stream)), None)
+        if frame is None:
+            raise MediaError(path, "no picture")
+        return _upright_rgb(frame, size=size, fit=fit, sample_aspect_ratio=_sample_aspect_ratio(stream))
 
 
 def read_audio(

@@ -27,6 +27,7 @@ from muvi_plugin import media
 from muvi_plugin.bundle import Bundle
 from muvi_plugin.clips import split_into_clips, stitch_clips
 from muvi_plugin.errors import Cancelled, MuviError
+from muvi_plugin.frames import FrameSource, as_frame_source
 from muvi_plugin.mel import MelSpec, mel_spectrogram
 from muvi_plugin.sampler import cfg_combine, sample
 from muvi_plugin.windows import Window, frames_for, place_window, plan_windows
@@ -51,7 +52,7 @@ class Settings:
     """One job, every default resolved.
 
     Attributes:
-        video: The media file.
+        video: The media file (for a `source`, its name).
         start: Range start, seconds from the media start.
         end: Range end (exclusive), seconds.
         seed: Seeds the noise of window `i` as `numpy.random.default_rng([seed, i])`.
@@ -63,6 +64,7 @@ class Settings:
         context_seconds: Overlap between consecutive windows, held clean as context.
         crossfade_seconds: Equal-power crossfade inside the overlap.
         style_seconds: Longest style prompt.
+        source: Where the frames come from when not straight from `video` (e.g. a timeline).
     """
 
     video: Path
@@ -77,6 +79,7 @@ class Settings:
     context_seconds: float = 5.0
     crossfade_seconds: float = 1.0
     style_seconds: float = 10.0
+    source: FrameSource | None = None
 
 
 @dataclass
@@ -184,7 +187,8 @@ def generate(
         clock.start_window(window.index)
         lo = settings.start + window.start / rate
         hi = min(settings.start + window.end / rate, settings.end)
-        cond = video_condition(bundle, settings.video, start=lo, end=hi, n_out=window.frames, clock=clock)
+        picture = settings.video if settings.source is None else settings.source
+        cond = video_condition(bundle, picture, start=lo, end=hi, n_out=window.frames, clock=clock)
         context = prompt if window.index == 0 else latents[-1][:, -window.context :]
         held = prompt_frames if window.index == 0 else window.context
         x = sample_window(
@@ -200,13 +204,23 @@ def generate(
 
 
 def video_condition(
-    bundle: Bundle, video: Path, *, start: float, end: float, n_out: int, clock: _Clock | None = None
+    bundle: Bundle,
+    video: Path | FrameSource,
+    *,
+    start: float,
+    end: float,
+    n_out: int,
+    clock: _Clock | None = None,
 ) -> np.ndarray:
-    """Decode, encode and adapt the frames of `[start, end)`: the visual condition `(1, n_out, d)`."""
+    """Decode, encode and adapt the frames of `[start, end)`: the visual condition `(1, n_out, d)`.
+
+    `video` is a file or any `muvi_plugin.frames.FrameSource` (a timeline's picture, for one).
+    """
     clock = clock or _Clock(None, None)
     v = bundle.manifest.video
+    source = as_frame_source(video)
     with clock.stage("decode"):
-        frames = media.read_video_frames(video, start=start, end=end, fps=v.fps, size=(v.image_size,) * 2)
+        frames = source.frames(start, end, fps=v.fps, size=(v.image_size,) * 2)
         # (t, H, W, 3) uint8 -> (t, 3, H, W) float in [0, 1], as training's dataset feeds the encoder.
         pixels = np.ascontiguousarray(frames.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
     with clock.stage("encoder"):

@@ -165,6 +165,19 @@ def make_late_video(path: Path, *, video_start: float = 1.0, seconds: float = 3.
     return write_media(path, frame_times=times, audio=sine(440.0, seconds=seconds))
 
 
+def make_image(path: Path, *, index: int = 0, size: tuple[int, int] = SIZE) -> Path:
+    """A still picture (`pattern_frame(index)`) in the format the extension names (.png, .jpg, ...)."""
+    with av.open(str(path), "w", format="image2") as container:
+        codec = {".jpg": "mjpeg", ".jpeg": "mjpeg"}.get(Path(path).suffix.lower(), "png")
+        stream: Any = container.add_stream(codec, rate=1)
+        stream.width, stream.height = size
+        stream.pix_fmt = "rgb24" if codec == "png" else "yuvj420p"
+        picture = av.VideoFrame.from_ndarray(pattern_frame(index, size=size), format="rgb24")
+        container.mux(stream.encode(picture.reformat(format=stream.pix_fmt)))
+        container.mux(stream.encode())
+    return Path(path)
+
+
 def make_audio_only(path: Path, *, seconds: float = 2.0, frequency: float = 440.0) -> Path:
     return write_media(path, audio=sine(frequency, seconds=seconds))
 

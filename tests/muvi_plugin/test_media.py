@@ -248,3 +248,21 @@ def test_real_h264_footage():
     # Seeking straight to 5 s gives the same pictures as decoding through from 3 s.
     again = read_video_frames(path, start=5.0, end=6.0, fps=10, size=(64, 36))
     assert np.abs(again.astype(int) - frames[20:30]).max() <= 2
+
+
+def test_frames_at_uneven_times_are_the_frames_on_screen(video, tmp_path):
+    times = np.array([0.0, 0.05, 0.3, 0.3, 1.25, 1.9])
+    frames = media.read_frames_at(video, times, size=mf.SIZE)
+    assert indices(frames) == [0, 0, 3, 3, 12, 19]
+    with pytest.raises(MediaError, match="outside the video stream"):
+        media.read_frames_at(video, np.array([0.0, 60.0]), size=mf.SIZE)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        media.read_frames_at(video, np.array([1.0, 0.5]), size=mf.SIZE)
+
+
+def test_a_still_image_is_read_upright_at_size(tmp_path):
+    still = mf.make_image(tmp_path / "still.png", index=37)
+    assert mf.frame_index(media.read_image(still, size=mf.SIZE)) == 37
+    assert media.read_image(still, size=(32, 32)).shape == (32, 32, 3)
+    with pytest.raises(MediaError, match="no such file"):
+        media.read_image(tmp_path / "none.png", size=mf.SIZE)

@@ -8,7 +8,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_MODULES = sorted(
-    f"muvi_plugin.{p.stem}" for p in (REPO / "muvi_plugin").glob("*.py") if p.stem != "__init__"
+    ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+    for p in (REPO / "muvi_plugin").rglob("*.py")
+    if p.stem != "__init__" or p.parent.name != "muvi_plugin"
 )
 
 

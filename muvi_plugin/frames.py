@@ -1,0 +1,72 @@
+"""Where a score's picture comes from: a video file, or anything else that can hand over frames.
+
+The pipeline asks a `FrameSource` for the frames of a range at the bundle's fps and size; a file is one
+implementation (`FileFrames`), an OpenTimelineIO timeline another (`muvi_plugin.timeline.picture`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from muvi_plugin import media
+
+
+class FrameSource(Protocol):
+    """A picture that can be sampled at any fps and size.
+
+    Attributes:
+        name: What to call it in messages and reports (e.g. a path).
+        duration: Seconds of picture, from 0.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def duration(self) -> float: ...
+
+    def frames(self, start: float, end: float, *, fps: float, size: tuple[int, int]) -> np.ndarray:
+        """uint8 `(t, height, width, 3)` RGB: frame i is the picture at `start + i / fps`.
+
+        `t = media.frame_count(end - start, fps)`; `size` is (width, height).
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class FileFrames:
+    """A video file as a frame source (centre-cropped to the asked size, as training sees it)."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return os.fspath(self.path)
+
+    @property
+    def duration(self) -> float:
+        return media.probe(self.path).duration
+
+    def frames(self, start: float, end: float, *, fps: float, size: tuple[int, int]) -> np.ndarray:
+        return media.read_video_frames(self.path, start=start, end=end, fps=fps, size=size)
+
+
+def is_frame_source(video: object) -> bool:
+    """Whether `video` is a frame source rather than a path.
+
+    Looks at its class: `isinstance(video, FrameSource)` would evaluate `duration` (probing a file).
+    """
+    return callable(getattr(type(video), "frames", None)) and not isinstance(video, str | os.PathLike)
+
+
+def as_frame_source(video: str | os.PathLike | FrameSource) -> FrameSource:
+    """`video` itself when it is a frame source, else the file it names."""
+    return video if is_frame_source(video) else FileFrames(Path(video))  # type: ignore[arg-type]
+
+
+__all__ = ["FileFrames", "FrameSource", "as_frame_source", "is_frame_source"]

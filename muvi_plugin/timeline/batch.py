@@ -1,0 +1,209 @@
+"""Many timelines: ranges scored in a local process pool, resumable, one summary (DESIGN.md "Scale").
+
+Every range is a job. A job manifest (`<out dir>/muvi-batch.json`, rewritten atomically after each job)
+records what is done, so a re-run after a crash or a kill scores only what is missing. A timeline that
+cannot be read, has a bad range or missing media fails on its own, with its reason; the others go on. When
+all of a timeline's ranges are done its new timeline is written (`<out dir>/<stem>.muvi.otio`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from muvi_plugin.errors import MuviError
+from muvi_plugin.timeline.ranges import ScoreRange
+from muvi_plugin.timeline.score import TimelineJob, audio_path, open_job, score_range
+from muvi_plugin.timeline.writing import ScoredRange, with_score, write_timeline
+
+MANIFEST = "muvi-batch.json"
+SUMMARY = "muvi-batch-summary.json"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch.
+
+    Attributes:
+        out_dir: Where the new timelines, their audio, the job manifest and the summary go.
+        template: The settings of every timeline (its `timeline` and `out` are filled in per timeline).
+        jobs: Worker processes.
+        bundle: The bundle (None: the built-in one).
+        device: ONNX Runtime device for every worker.
+        threads: ONNX Runtime threads per graph in each worker.
+        suffix: The new timelines' format.
+    """
+
+    out_dir: Path
+    template: TimelineJob = field(default_factory=lambda: TimelineJob(Path(), Path()))
+    jobs: int = 1
+    bundle: Path | None = None
+    device: str = "cpu"
+    threads: int | None = 1
+    suffix: str = ".otio"
+
+
+@dataclass
+class TimelineSummary:
+    """One timeline's outcome: `status` is "scored", "skipped" (all done before) or "failed"."""
+
+    timeline: str
+    status: str
+    out: str = ""
+    scored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    reason: str = ""
+
+
+_SCORER = None  # one loaded bundle per worker process
+
+
+def _load(bundle: Path | None, device: str, threads: int | None) -> None:
+    global _SCORER
+    from muvi_plugin.api import load_bundle
+
+    _SCORER = load_bundle(bundle, device=device, threads=threads)
+
+
+def _score_job(job: TimelineJob, index: int) -> dict[str, Any]:
+    """In a worker: score range `index` of `job`; returns its manifest record."""
+    _, picture, ranges = open_job(job)
+    r = ranges[index]
+    scored = score_range(_SCORER, picture, r, job=job, path=audio_path(job, index, r))
+    return {"status": "done", "audio": os.fspath(scored.audio), "metadata": dict(scored.metadata)}
+
+
+def _key(job: TimelineJob, index: int, r: ScoreRange) -> str:
+    """A job's identity: the range and every setting that changes its music (new settings: new jobs)."""
+    settings = (
+        f"seed={job.seed},steps={job.steps},cfg={job.guidance},lufs={job.loudness},missing={job.missing}"
+    )
+    return f"{Path(job.timeline).resolve()}#{index}:{r.name}:{r.start}+{r.frames}|{settings}"
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"version": 1, "jobs": {}}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise MuviError(f"{path}: unreadable job manifest ({error}); remove it to start over") from error
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Atomically: a kill mid-write leaves the previous manifest, never half of one."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as file:
+        json.dump(data, file, indent=2, default=str)
+    os.replace(temporary, path)
+
+
+def _outputs(timelines: list[Path], options: BatchOptions) -> list[Path]:
+    """`<stem>.muvi<suffix>`, numbered where two inputs share a stem."""
+    outs: list[Path] = []
+    for path in timelines:
+        out = options.out_dir / f"{path.stem}.muvi{options.suffix}"
+        count = 2
+        while out in outs:
+            out = options.out_dir / f"{path.stem}-{count}.muvi{options.suffix}"
+            count += 1
+        outs.append(out)
+    return outs
+
+
+def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSummary]:
+    """Score every timeline's ranges, resuming from the job manifest; never raises for one timeline.
+
+    Returns:
+        One summary per timeline, in input order (also written to `<out dir>/muvi-batch-summary.json`).
+    """
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = options.out_dir / MANIFEST
+    manifest = _read_manifest(manifest_path)
+    done: dict[str, dict] = manifest["jobs"]
+    summaries: list[TimelineSummary] = []
+    plans: list[tuple[TimelineSummary, TimelineJob, list[ScoreRange]]] = []
+    pending: list[tuple[int, int]] = []  # (plan, range index)
+    for path, out in zip(timelines, _outputs(timelines, options), strict=True):
+        summary = TimelineSummary(os.fspath(path), "scored", os.fspath(out))
+        summaries.append(summary)
+        job = replace(options.template, timeline=Path(path), out=out, audio_dir=out.with_suffix(".audio"))
+        try:
+            _, _, ranges = open_job(job)  # reads it, chooses ranges, checks media: fails early, named
+        except (MuviError, OSError) as error:
+            summary.status, summary.reason = "failed", str(error)
+            continue
+        plans.append((summary, job, ranges))
+        for index, r in enumerate(ranges):
+            record = done.get(_key(job, index, r))
+            if record is not None and record.get("status") == "done" and Path(record["audio"]).exists():
+                summary.skipped += 1
+            else:
+                pending.append((len(plans) - 1, index))
+    if pending:
+        context = get_context("spawn")  # no fork of a process holding threads (ONNX Runtime, PyAV)
+        init = (options.bundle, options.device, options.threads)
+        with ProcessPoolExecutor(
+            max(1, options.jobs), mp_context=context, initializer=_load, initargs=init
+        ) as pool:
+            futures = {pool.submit(_score_job, plans[p][1], i): (p, i) for p, i in pending}
+            for future in as_completed(futures):
+                p, index = futures[future]
+                summary, job, ranges = plans[p]
+                try:
+                    record = future.result()
+                except Exception as error:  # one failing range must not stop the batch
+                    summary.failed += 1
+                    summary.reason = summary.reason or f"range {ranges[index].name!r}: {error}"
+                    continue
+                done[_key(job, index, ranges[index])] = record
+                _write_json(manifest_path, manifest)
+                summary.scored += 1
+    for summary, job, ranges in plans:
+        if summary.failed:
+            summary.status = "failed"
+            continue
+        if not summary.scored:
+            summary.status = "skipped"
+        try:
+            scored = [
+                ScoredRange(r, Path(done[_key(job, i, r)]["audio"]), done[_key(job, i, r)]["metadata"])
+                for i, r in enumerate(ranges)
+            ]
+            if summary.scored or not Path(job.out).exists():
+                write_timeline(with_score(open_job(job)[0], scored), job.out, source=Path(job.timeline))
+        except (MuviError, OSError) as error:
+            summary.status, summary.reason = "failed", str(error)
+    _write_json(options.out_dir / SUMMARY, [asdict(s) for s in summaries])
+    return summaries
+
+
+def summary_table(summaries: list[TimelineSummary]) -> str:
+    """A plain-text table: one row per timeline."""
+    rows = [("timeline", "status", "scored", "skipped", "failed", "output / reason")]
+    rows += [
+        (
+            Path(s.timeline).name,
+            s.status,
+            str(s.scored),
+            str(s.skipped),
+            str(s.failed),
+            s.reason or s.out or "",
+        )
+        for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)) + "  " + row[5]
+        for row in rows
+    )
+
+
+__all__ = ["MANIFEST", "SUMMARY", "BatchOptions", "TimelineSummary", "run_batch", "summary_table"]

@@ -1,0 +1,143 @@
+"""`muvi timeline score` and `muvi batch`: argument parsing over `score_timeline` and `run_batch`.
+
+muvi timeline score TIMELINE [--range START-END ...] [--markers NAME] [--marker-color COLOUR] [--whole]
+                    --out NEW.otio [--seed N] [--steps N] [--cfg X] [--search-root DIR ...]
+                    [--missing error|black] [--bundle DIR] [--device ...] [--threads N] [--loudness LUFS]
+muvi batch TIMELINE... --out-dir DIR [--jobs N] [--format .otio] [same range and settings options]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from muvi_plugin.errors import MuviError
+
+
+def _common(parser: argparse.ArgumentParser, loudness) -> None:
+    ranges = parser.add_argument_group("what to score (default: the timeline's in/out, else all of it)")
+    ranges.add_argument(
+        "--range",
+        dest="ranges",
+        action="append",
+        default=[],
+        metavar="START-END",
+        help="timecode 01:00:10:00-01:00:20:00 (absolute), frames 240-480 or seconds 10s-20.5s; repeatable",
+    )
+    ranges.add_argument(
+        "--markers", default=None, metavar="NAME", help="every range marked by markers of NAME"
+    )
+    ranges.add_argument("--marker-color", default=None, metavar="COLOUR", help="... or of this colour")
+    ranges.add_argument("--whole", action="store_true", help="the whole timeline")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the bundle's)")
+    parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the bundle's)")
+    parser.add_argument(
+        "--search-root",
+        dest="search_roots",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="folder to look for moved media in; repeatable",
+    )
+    parser.add_argument(
+        "--missing",
+        choices=("error", "black"),
+        default="error",
+        help="missing media: fail or black",
+    )
+    parser.add_argument("--edl-rate", type=float, default=None, help="frame rate of EDL inputs (default 24)")
+    parser.add_argument("--bundle", type=Path, default=None, help="bundle folder or .zip (default: built in)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per graph")
+    parser.add_argument(
+        "--loudness", type=loudness, default=None, metavar="LUFS", help="target LUFS or 'off'"
+    )
+
+
+def add_parsers(commands, loudness) -> None:
+    """Add `timeline score` and `batch` to the `muvi` subcommands (`loudness` parses --loudness)."""
+    timeline = commands.add_parser("timeline", help="score ranges of an OpenTimelineIO timeline")
+    actions = timeline.add_subparsers(dest="action", required=True)
+    score = actions.add_parser("score", help="write a new timeline with music on a new audio track")
+    score.add_argument("timeline", type=Path, help=".otio/.otioz/.otiod, EDL, FCP 7 XML or FCPXML")
+    score.add_argument("--out", type=Path, required=True, help="the new timeline (.otio is lossless)")
+    _common(score, loudness)
+
+    batch = commands.add_parser("batch", help="score many timelines in parallel processes, resumably")
+    batch.add_argument("timelines", type=Path, nargs="+", help="the timelines")
+    batch.add_argument("--out-dir", type=Path, required=True, help="new timelines, audio, manifest, summary")
+    batch.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    batch.add_argument("--format", default=".otio", help="new timelines' format (default .otio)")
+    _common(batch, loudness)
+
+
+def _job(args: argparse.Namespace, timeline: Path, out: Path):
+    from muvi_plugin.timeline.score import TimelineJob
+
+    return TimelineJob(
+        timeline=timeline,
+        out=out,
+        ranges=tuple(args.ranges),
+        marker_name=args.markers,
+        marker_color=args.marker_color,
+        whole=args.whole,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.cfg,
+        loudness=args.loudness,
+        search_roots=tuple(args.search_roots),
+        missing=args.missing,
+        edl_rate=args.edl_rate,
+    )
+
+
+def score(args: argparse.Namespace, *, cancel, progress_bar) -> int:
+    """`muvi timeline score`."""
+    from muvi_plugin.api import load_bundle
+    from muvi_plugin.timeline.score import check_output, open_job, score_timeline
+    from muvi_plugin.timeline.writing import TRACK_NAME
+
+    job = _job(args, args.timeline, args.out)
+    check_output(job)
+    open_job(job)  # a bad timeline, range or missing media fails here, before the model loads
+    scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
+    with progress_bar() as progress:
+        result = score_timeline(scorer, job, progress=progress, cancel=cancel)
+    for line in result.warnings:
+        print(f"muvi: warning: {line}", file=sys.stderr)
+    for s in result.scored:
+        start, end = s.range.seconds
+        print(f"{s.audio}: {s.range.name} ({start:.3f}-{end:.3f} s, {s.range.frames} frames)")
+    print(f"{result.out}: {len(result.scored)} range(s) scored on a new audio track '{TRACK_NAME}'")
+    return 0
+
+
+def batch(args: argparse.Namespace) -> int:
+    """`muvi batch`: exit 0 when every timeline was scored or already done, 2 when any failed."""
+    from muvi_plugin.timeline.batch import BatchOptions, run_batch, summary_table
+    from muvi_plugin.timeline.score import check_output
+
+    if args.jobs < 1:
+        raise MuviError(f"--jobs must be at least 1, got {args.jobs}")
+    suffix = args.format if args.format.startswith(".") else f".{args.format}"
+    check_output(_job(args, Path("in.otio"), args.out_dir / f"out{suffix}"))  # a refused format, once
+    options = BatchOptions(
+        out_dir=args.out_dir,
+        template=_job(args, Path(), Path()),
+        jobs=args.jobs,
+        bundle=args.bundle,
+        device=args.device,
+        threads=args.threads if args.threads is not None else 1,
+        suffix=suffix,
+    )
+    summaries = run_batch(list(args.timelines), options)
+    print(summary_table(summaries))
+    print(json.dumps({"summary": str(args.out_dir / "muvi-batch-summary.json")}))
+    return 2 if any(s.status == "failed" for s in summaries) else 0
+
+
+__all__ = ["add_parsers", "batch", "score"]
