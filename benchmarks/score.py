@@ -67,6 +67,7 @@ class Job:
     out: str  # where the child writes its JSON result
     audio: str  # where the child saves its first run's audio (.npy), for the parity check
     threads: int
+    device: str = "cpu"  # "cpu" or "cuda": ONNX Runtime's provider and torch's device
 
 
 # --- inputs ----------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def _score_ort(job: Job) -> dict:
     from muvi_plugin.audio_io import write_audio
 
     began = time.perf_counter()
-    scorer = load_bundle(job.bundle, device="cpu", threads=job.threads)
+    scorer = load_bundle(job.bundle, device=job.device, threads=job.threads)
     load = time.perf_counter() - began
     request = ScoreRequest(job.video, start=0.0, end=job.seconds, seed=SEED, steps=STEPS, guidance=GUIDANCE)
     runs = []
@@ -224,7 +225,7 @@ def _score_torch(job: Job) -> dict:
     torch.set_num_threads(job.threads)
     began = time.perf_counter()
     entries = torch.load(job.parts, weights_only=True)
-    parts = {name: load_part(name, entry).eval() for name, entry in entries.items()}
+    parts = {name: load_part(name, entry).eval().to(job.device) for name, entry in entries.items()}
     m = read_bundle_manifest(job.bundle)
     load = time.perf_counter() - began
     runs = []
@@ -239,8 +240,9 @@ def _score_torch(job: Job) -> dict:
         n = frames_for(job.seconds, m.latent.rate)
         rng = np.random.default_rng([SEED, 0])
         noise = torch.from_numpy(rng.standard_normal((1, n, m.latent.channels), dtype=np.float32))
+        pixels, noise = pixels.to(job.device), noise.to(job.device)
         decoded = time.perf_counter()
-        wave = generate(parts, pixels, noise=noise, steps=STEPS, guidance=GUIDANCE)
+        wave = generate(parts, pixels, noise=noise, steps=STEPS, guidance=GUIDANCE).cpu()  # waits for CUDA
         done = time.perf_counter()
         runs.append({"decode": decoded - began, "model": done - decoded, "total": done - began})
         if i == 0:
@@ -295,6 +297,7 @@ def run_preset(preset: str, work: Path, *, seconds: list[float], args: argparse.
             out=str(stem.with_suffix(".json")),
             audio=str(stem.with_suffix(".npy")),
             threads=args.threads,
+            device=args.device,
         )
 
     ort = {}
@@ -398,14 +401,19 @@ def section_intro() -> str:
     return "\n".join(lines)
 
 
+def _title(preset: str, device: str) -> str:
+    """The subsection's name: the preset, and the device when it is not the CPU."""
+    return preset if device == "cpu" else f"{preset} on {device.upper()}"
+
+
 def markdown(result: dict, *, info: dict[str, str], command: str, date: str) -> str:
     """The preset's subsection: machine, command, the per-length table, the comparison, notes."""
     preset = result["preset"]
-    lines = [f"### {preset}", ""]
+    lines = [f"### {_title(preset, info['device'])}", ""]
     lines += _paragraph(
         f"Measured {date} on {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, {info['threads']} "
-        f"threads (ONNX Runtime intra-op and torch), onnxruntime {info['onnxruntime']}, torch "
-        f"{info['torch']}, Python {info['python']}, with:"
+        f"threads (ONNX Runtime intra-op and torch), device {info['device']}, onnxruntime "
+        f"{info['onnxruntime']}, torch {info['torch']}, Python {info['python']}, with:"
     )
     lines += [f"    {command}", ""]
     prep = result["prep"]
@@ -533,6 +541,9 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=os.cpu_count(), help="ORT and torch threads (default: all cores)"
     )
+    p.add_argument(
+        "--device", default="cpu", choices=("cpu", "cuda"), help="ORT provider and torch device (default cpu)"
+    )
     p.add_argument("--no-compare", dest="compare", action="store_false", help="skip the PyTorch comparison")
     p.add_argument("--no-verify", action="store_true", help="export without the ORT-vs-torch parity check")
     p.add_argument(
@@ -551,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(job.out).write_text(json.dumps(_child(job)))
         return 0
     command = shlex.join(["python", "benchmarks/score.py", *(sys.argv[1:] if argv is None else argv)])
-    info = machine(args.threads)
+    info = {**machine(args.threads), "device": args.device}
     work = args.work or Path(tempfile.mkdtemp(prefix="muvi-score-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     from benchmarks.flops import sgemm_peak
@@ -569,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
             subsection = markdown(result, info=info, command=command, date=date)
             print(subsection)
             if args.write:
-                write_section(args.write, subsection, preset)  # re-read just before writing
+                # re-read just before writing
+                write_section(args.write, subsection, _title(preset, args.device))
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
