@@ -49,25 +49,10 @@ def shot_video(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def contrastive_checkpoint(tmp_path_factory) -> Path:
     """A checkpoint of the real `contrastive` stage: one step of the debug preset on two 2 s clips."""
-    from training.loop import RunConfig, train
+    from tests.training.tasks.test_stages import run_stage
 
     data = tmp_path_factory.mktemp("clr_data")
     for i, period in enumerate((0.4, 0.5)):
         audio = mf.clicks(np.arange(0.1, 2.0, period), seconds=2.0) + mf.sine(220.0 * (i + 1), seconds=2.0)
         mf.write_media(data / f"clip{i}.mp4", frame_times=np.arange(20) / FPS, audio=audio)
-    run = RunConfig(
-        stage="contrastive",
-        data=str(data),
-        out_dir=str(tmp_path_factory.mktemp("clr")),
-        preset="debug",
-        steps=1,
-        batch_size=2,
-        min_seconds=1.0,
-        max_seconds=2.0,
-        checkpoint_every=1,
-        log_every=1,
-        progress=False,
-    )
-    last = train(run)
-    assert last is not None and last.is_file()
-    return last
+    return run_stage("contrastive", data, tmp_path_factory.mktemp("clr"), steps=1)
