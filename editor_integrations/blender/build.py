@@ -31,9 +31,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PYTHON = "3.11"  # Blender 4.2 to 5.0 embed Python 3.11
 RUNTIME = ["onnxruntime", "av", "opentimelineio", "pyloudnorm", "tqdm"]
-# Blender platform -> pip platform tags (pip also accepts the older manylinux/macOS tags these imply).
+# Blender platform -> pip platform tags. pip expands a macOS tag to the older macOS versions, but not a
+# manylinux tag to the older glibc ones (opentimelineio ships manylinux_2_17 only): list those. Blender 4.2+
+# needs glibc 2.28, so every wheel up to manylinux_2_28 runs in it.
 PLATFORMS = {
-    "linux-x64": ["manylinux_2_28_x86_64"],
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
     "windows-x64": ["win_amd64"],
     "macos-arm64": ["macosx_14_0_arm64"],
 }
