@@ -2,11 +2,14 @@
 
     muvi score VIDEO [--start S] [--end S] [--seed N] [--steps N] [--cfg X] [--style REF] [--bundle DIR]
                      [--out FILE] [--mux OUT.mp4] [--device auto|cpu|cuda] [--loudness LUFS|off]
-                     [--threads N]
+                     [--threads N] [--report REPORT.json]
     muvi bundle info [DIR]
     muvi bundle verify [DIR]
     muvi timeline score TIMELINE [--range START-END ...|--markers NAME|--whole] --out NEW.otio [...]
     muvi batch TIMELINE... --out-dir DIR [--jobs N] [...]
+    muvi resolve install [--menu Edit|Utility] [--folder DIR] [--dry-run]
+    muvi resolve score-otio TIMELINE.otio --out SCORED.otio [same options as `muvi timeline score`]
+    muvi panel [VIDEO]                       (the PySide6 window; needs the `panel` extra)
 
 (The timeline commands are documented in `muvi_plugin.timeline.cli` and `muvi_plugin/timeline/README.md`.)
 
@@ -18,6 +21,7 @@ written atomically, so a failure or a cancel leaves no partial file.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import signal
 import sys
@@ -66,16 +70,47 @@ def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="target integrated loudness, or 'off' (default: the bundle's, usually -16)",
     )
     score.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per graph")
+    score.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="also write the take's report (seed, bundle id, ...) as JSON",
+    )
 
     bundle = commands.add_parser("bundle", help="inspect a model bundle")
     actions = bundle.add_subparsers(dest="action", required=True)
     for name, text in (("info", "summarise the manifest"), ("verify", "check every graph's sha256")):
         action = actions.add_parser(name, help=text)
         action.add_argument("path", type=Path, nargs="?", default=None, help="bundle (default: built in)")
+    panel = commands.add_parser("panel", help="open the desktop panel (needs: pip install 'muvi[panel]')")
+    panel.add_argument("video", type=Path, nargs="?", default=None, help="a video to open")
     from muvi_plugin.timeline.cli import add_parsers
 
     add_parsers(commands, _loudness)
+    _resolve_parsers(commands)
     return parser.parse_args(argv)
+
+
+def _resolve_parsers(commands) -> None:
+    """`muvi resolve install` and `muvi resolve score-otio` (editor_integrations/resolve/README.md)."""
+    from muvi_plugin.timeline.cli import _common
+
+    resolve = commands.add_parser("resolve", help="DaVinci Resolve: install the menu script, score .otio")
+    actions = resolve.add_subparsers(dest="action", required=True)
+    install = actions.add_parser(
+        "install", help="put the muvi script into Resolve's Workspace > Scripts menu"
+    )
+    install.add_argument("--menu", choices=("Edit", "Utility"), default="Edit", help="the Scripts submenu")
+    install.add_argument("--folder", type=Path, default=None, help="a Scripts folder instead of the OS's")
+    install.add_argument("--dry-run", action="store_true", help="only print where the script would go")
+    otio = actions.add_parser(
+        "score-otio", help="score a timeline exported from Resolve as .otio (every edition)"
+    )
+    otio.add_argument("timeline", type=Path, help="File > Export > Timeline... as OpenTimelineIO")
+    otio.add_argument(
+        "--out", type=Path, required=True, help="the new .otio, for File > Import > Timeline..."
+    )
+    _common(otio, _loudness)
 
 
 def _loudness(text: str) -> float:
@@ -101,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _score(args)
         if args.command in ("timeline", "batch"):
             return _timeline(args)
+        if args.command == "resolve":
+            return _resolve(args)
+        if args.command == "panel":
+            return _panel(args)
         if args.action == "info":
             return _info(args.path)
         return _verify(args.path)
@@ -157,6 +196,9 @@ def _score(args: argparse.Namespace) -> int:
     )
     # From here on Ctrl-C raises KeyboardInterrupt, and the atomic writers remove their temporary files.
     write_audio(out, audio, result.sample_rate)
+    if args.report is not None:
+        # Front ends that run `muvi score` out of process (Resolve) read the take's provenance from here.
+        args.report.write_text(json.dumps(result.report.to_dict(), indent=2), encoding="utf-8")
     if args.mux is not None:
         try:
             mux_into_copy(args.video, audio, result.sample_rate, args.mux, start=result.report.start)
@@ -173,6 +215,15 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _panel(args: argparse.Namespace) -> int:
+    try:
+        from muvi_plugin.panel.app import run
+    except ImportError as error:  # PySide6 is an extra: the runtime installs into editors without it
+        print(f"muvi: error: the panel needs PySide6 (pip install 'muvi[panel]'): {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run(args.video)
+
+
 def _timeline(args: argparse.Namespace) -> int:
     from muvi_plugin.timeline import cli
 
@@ -182,6 +233,23 @@ def _timeline(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("muvi: interrupted; finished ranges are kept, run it again to resume", file=sys.stderr)
             return EXIT_CANCELLED
+    with _ctrl_c_cancels() as cancel:
+        return cli.score(args, cancel=cancel, progress_bar=_progress_bar)
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    # editor_integrations sits above muvi_plugin; it is imported only when this command runs.
+    if args.action == "install":
+        from editor_integrations.resolve.install import install
+
+        where = install(menu=args.menu, folder=args.folder, dry_run=args.dry_run)
+        verb = "would install" if args.dry_run else "installed"
+        print(f"muvi: {verb} the Resolve script at {where} (Workspace > Scripts > {args.menu} > muvi)")
+        return 0
+    from editor_integrations.resolve.otio_route import choose_ranges
+    from muvi_plugin.timeline import cli
+
+    choose_ranges(args)
     with _ctrl_c_cancels() as cancel:
         return cli.score(args, cancel=cancel, progress_bar=_progress_bar)
 

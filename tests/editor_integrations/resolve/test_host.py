@@ -1,0 +1,57 @@
+"""Reaching Resolve: clear messages without the scripting module or with a `scriptapp` that says no."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from editor_integrations.resolve import host
+from editor_integrations.resolve.runner import parse_progress
+from editor_integrations.resolve.ui import ConsoleProgress, progress_ui
+from tests.editor_integrations.resolve.fake_resolve import FakeResolve
+
+
+@pytest.fixture
+def no_module(monkeypatch, tmp_path):
+    monkeypatch.delitem(sys.modules, "DaVinciResolveScript", raising=False)
+    monkeypatch.setenv("RESOLVE_SCRIPT_API", str(tmp_path / "api"))
+    return tmp_path / "api"
+
+
+def test_missing_scripting_module_names_the_variables(no_module):
+    with pytest.raises(host.ResolveScriptError) as error:
+        host.connect()
+    for needed in ("DaVinciResolveScript", "RESOLVE_SCRIPT_API", "RESOLVE_SCRIPT_LIB", "Workspace > Scripts"):
+        assert needed in str(error.value)
+
+
+def test_scriptapp_none_points_to_the_otio_route(no_module, monkeypatch):
+    modules = no_module / "Modules"
+    modules.mkdir(parents=True)
+    (modules / "DaVinciResolveScript.py").write_text("def scriptapp(name):\n    return None\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # connect appends $RESOLVE_SCRIPT_API/Modules
+    with pytest.raises(host.ResolveScriptError, match="edition does not allow") as error:
+        host.connect()
+    assert "muvi resolve score-otio" in str(error.value) and "File > Import > Timeline" in str(error.value)
+
+
+def test_the_resolve_global_is_used_as_is():
+    fake = FakeResolve()
+    assert host.connect(fake) is fake
+
+
+def test_progress_bar_lines_are_parsed():
+    assert parse_progress("dit       40%|####      | 00:03") == ("dit", 0.4)
+    assert parse_progress("decode     0%|          | 00:00") == ("decode", 0.0)
+    assert parse_progress("muvi: error: no video stream") is None
+
+
+def test_console_output_without_uimanager():
+    fake = FakeResolve()  # no Fusion() at all: an old Resolve, or a test
+    ui = progress_ui(fake, bmd=None)
+    assert isinstance(ui, ConsoleProgress)
+    ui.stream = io.StringIO()
+    assert ui.run(lambda progress, cancel: (progress("dit", 0.5), "done")[1]) == "done"
+    assert ui.stream.getvalue().splitlines() == ["muvi: dit  50%", "muvi: done"]
