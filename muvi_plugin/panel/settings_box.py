@@ -65,21 +65,22 @@ class SettingsBox(QGroupBox):
         self.guidance.setToolTip("Classifier-free guidance: how closely the music follows the picture")
         form.addRow("Guidance", self.guidance)
 
-        self.style = QLineEdit()
-        self.style.setPlaceholderText("none")
-        self.style.setToolTip("Reference audio whose style the music continues")
-        browse_style = QPushButton("…")
-        browse_style.setToolTip("Choose a style reference audio file")
-        browse_style.clicked.connect(self._browse_style)
-        form.addRow("Style", _row(self.style, browse_style))
-
-        self.bundle = QLineEdit()
-        self.bundle.setPlaceholderText("embedded default")
-        self.bundle.setToolTip("A model bundle folder or .zip; empty for the one built into muvi")
-        browse_bundle = QPushButton("…")
-        browse_bundle.setToolTip("Choose a bundle folder")
-        browse_bundle.clicked.connect(self._browse_bundle)
-        form.addRow("Bundle", _row(self.bundle, browse_bundle))
+        self.style = _path_row(
+            form,
+            "Style",
+            placeholder="none",
+            tip="Reference audio whose style the music continues",
+            browse_tip="Choose a style reference audio file",
+            browse=self._browse_style,
+        )
+        self.bundle = _path_row(
+            form,
+            "Bundle",
+            placeholder="embedded default",
+            tip="A model bundle folder or .zip; empty for the one built into muvi",
+            browse_tip="Choose a bundle folder",
+            browse=self._browse_bundle,
+        )
 
         self.device = QComboBox()
         self.device.addItems(["Auto", "CPU", "CUDA"])
@@ -113,6 +114,18 @@ class SettingsBox(QGroupBox):
         if path:
             self.bundle.setText(path)
             self.bundle.setToolTip(path)
+
+
+def _path_row(form, label: str, *, placeholder: str, tip: str, browse_tip: str, browse) -> QLineEdit:
+    """A path field with a browse button, added to `form` under `label`; returns the field."""
+    field = QLineEdit()
+    field.setPlaceholderText(placeholder)
+    field.setToolTip(tip)
+    button = QPushButton("…")
+    button.setToolTip(browse_tip)
+    button.clicked.connect(browse)
+    form.addRow(label, _row(field, button))
+    return field
 
 
 def _row(*widgets: QWidget) -> QWidget:

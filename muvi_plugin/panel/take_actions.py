@@ -62,22 +62,23 @@ class TakeActions:
             self.preview.pause()  # the take ended or was stopped: the picture stops with it
 
     def ask_export_audio(self, take_id: str | None = None) -> None:
-        take_id = take_id or self.takes.current_id()
-        if take_id is None or self.video is None:
-            return
-        name = f"{self.video.stem}.{self.take(take_id).name}.wav".replace(" ", "_")
-        path = self._ask_save("Export take audio", name, "WAV (*.wav);;FLAC (*.flac)")
-        if path is not None:
-            self.export_audio(take_id, path)
+        self._ask_export(
+            take_id, ".wav", "Export take audio", "WAV (*.wav);;FLAC (*.flac)", self.export_audio
+        )
 
     def ask_export_video(self, take_id: str | None = None) -> None:
+        filters = "Video (*.mp4 *.m4v *.mov *.mkv)"
+        self._ask_export(take_id, ".mp4", "Export video with the take", filters, self.export_video)
+
+    def _ask_export(self, take_id: str | None, suffix: str, title: str, filters: str, export) -> None:
+        """Ask where to export a take (the current one by default), named after the video and the take."""
         take_id = take_id or self.takes.current_id()
         if take_id is None or self.video is None:
             return
-        name = f"{self.video.stem}.{self.take(take_id).name}.mp4".replace(" ", "_")
-        path = self._ask_save("Export video with the take", name, "Video (*.mp4 *.m4v *.mov *.mkv)")
+        name = f"{self.video.stem}.{self.take(take_id).name}{suffix}".replace(" ", "_")
+        path = self._ask_save(title, name, filters)
         if path is not None:
-            self.export_video(take_id, path)
+            export(take_id, path)
 
     def _ask_save(self, title: str, name: str, filters: str) -> Path | None:
         folder = str(self.qsettings.value("panel/lastExportDir", "")) or os.fspath(Path.home())
