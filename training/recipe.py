@@ -125,15 +125,15 @@ DEMO = Recipe(
     stages=(
         StagePlan("vae", steps=3000, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~25 min
         StagePlan(  # ~50 min
-            "vocoder", steps=4000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=3000
+            "vocoder", steps=3000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=2500
         ),
-        StagePlan(  # ~40 min
-            "dit-pretrain", steps=3000, batch_size=12, min_seconds=4.0, max_seconds=16.0, init=("vae",)
+        StagePlan(  # ~45 min
+            "dit-pretrain", steps=2000, batch_size=12, min_seconds=4.0, max_seconds=16.0, init=("vae",)
         ),
-        StagePlan("contrastive", steps=600, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~50 min
-        StagePlan(  # ~95 min
+        StagePlan("contrastive", steps=400, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~30 min
+        StagePlan(  # ~45 min
             "v2m",
-            steps=2500,
+            steps=2000,
             batch_size=8,
             min_seconds=4.0,
             max_seconds=16.0,
@@ -194,21 +194,25 @@ def restore_partial(plan: StagePlan, run_dir: Path, keep: Path | None) -> None:
     shutil.copyfile(partial, run_dir / f"step_{step}.ckpt")
 
 
-def snapshot(recipe: Recipe, work: Path, keep: Path) -> Path | None:
-    """Keep the newest checkpoint of the first unfinished stage whole, as `keep/<stage>.partial.ckpt`."""
+def snapshot(recipe: Recipe, work: Path, keep: Path) -> list[Path]:
+    """Keep the newest checkpoint of every unfinished stage whole, as `keep/<stage>.partial.ckpt`.
+
+    More than one stage is in progress after `--parallel`; stages not yet started are skipped.
+    """
+    kept = []
     for plan in recipe.stages:
         run_dir = work / plan.stage
         if finished_checkpoint(plan, run_dir, keep, preset=recipe.preset) is not None:
             continue
         last = ckpt.latest_checkpoint(run_dir)
         if last is None:
-            return None
+            continue
         keep.mkdir(parents=True, exist_ok=True)
         target = keep / partial_name(plan.stage)
         shutil.copyfile(last, target.with_suffix(".tmp"))
         os.replace(target.with_suffix(".tmp"), target)
-        return target
-    return None
+        kept.append(target)
+    return kept
 
 
 def keep_checkpoint(source: Path, target: Path) -> Path:
@@ -225,6 +229,7 @@ def run_recipe(
     bundle: str | os.PathLike | None = None,
     keep: str | os.PathLike | None = None,
     jobs: int = 1,
+    parallel: int = 1,
     until: str | None = None,
     device: str = "auto",
     progress: bool = True,
@@ -238,6 +243,10 @@ def run_recipe(
         bundle: where the bundle goes (default `work/bundle`); an existing one there is replaced.
         keep: folder of slim final checkpoints: finished stages are written there and taken from there.
         jobs: processes rendering the data set.
+        parallel: stages trained at once, each in its own process with a share of the CPU threads:
+            stages that do not start from one another (the vocoder and the DiT stages) then
+            overlap. Small models use two threads poorly, so on a 2-core machine two stages at once
+            finish sooner than one after the other.
         until: stop after this step: "data" or a stage name.
         device: "auto", "cpu" or "cuda" for training.
         progress: show progress bars.
@@ -246,6 +255,8 @@ def run_recipe(
     from export.bundle import bundle_from_checkpoints
     from muvi_plugin.manifest import Defaults
 
+    if parallel < 1:
+        raise ValueError(f"--parallel must be at least 1, got {parallel}")
     if until is not None and until not in ("data", *(p.stage for p in recipe.stages)):
         raise ValueError(f"--until must be 'data' or one of the recipe's stages, got {until!r}")
     work = Path(work)
@@ -257,9 +268,12 @@ def run_recipe(
     log(f"{recipe.name}: data ready after {time.perf_counter() - began:.0f} s")
     if until == "data":
         return None
-    finals: dict[str, str] = {}
-    for plan in recipe.stages:
-        run = RunConfig(
+    stages = list(recipe.stages)
+    if until is not None and until != "data":
+        stages = stages[: [p.stage for p in stages].index(until) + 1]
+
+    def config(plan: StagePlan, finals: dict[str, str]) -> RunConfig:
+        return RunConfig(
             stage=plan.stage,
             data=os.fspath(data / "train"),
             out_dir=os.fspath(work / plan.stage),
@@ -274,22 +288,32 @@ def run_recipe(
             adversarial_start=plan.adversarial_start,
             num_workers=plan.workers,
             device=device,
-            progress=progress,
+            progress=progress and parallel == 1,
         )
-        started = time.perf_counter()
-        last = finished_checkpoint(plan, Path(run.out_dir), keep, preset=recipe.preset)
-        if last is None:
-            restore_partial(plan, Path(run.out_dir), keep)
-            last = train(run)
-            if last is None:
-                raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {run.out_dir}")
+
+    def done(plan: StagePlan, last: Path) -> str:
         if keep is not None and not (keep / f"{plan.stage}.ckpt").is_file():
             keep_checkpoint(last, keep / f"{plan.stage}.ckpt")
             (keep / partial_name(plan.stage)).unlink(missing_ok=True)  # superseded by the final one
-        finals[plan.stage] = os.fspath(last)
-        log(f"{recipe.name}: {plan.stage} done ({last}, {time.perf_counter() - started:.0f} s this run)")
-        if until == plan.stage:
-            return None
+        return os.fspath(last)
+
+    finals: dict[str, str] = {}
+    if parallel == 1:
+        for plan in stages:
+            run = config(plan, finals)
+            started = time.perf_counter()
+            last = finished_checkpoint(plan, Path(run.out_dir), keep, preset=recipe.preset)
+            if last is None:
+                restore_partial(plan, Path(run.out_dir), keep)
+                last = train(run)
+                if last is None:
+                    raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {run.out_dir}")
+            finals[plan.stage] = done(plan, last)
+            log(f"{recipe.name}: {plan.stage} done ({last}, {time.perf_counter() - started:.0f} s this run)")
+    else:
+        _train_in_parallel(recipe, stages, work, keep, config, done, finals, parallel=parallel, log=log)
+    if until is not None:
+        return None
     out = Path(bundle) if bundle is not None else work / "bundle"
     path = bundle_from_checkpoints(
         v2m=finals["v2m"],
@@ -305,6 +329,91 @@ def run_recipe(
     )
     log(f"{recipe.name}: bundle written to {path} after {time.perf_counter() - began:.0f} s")
     return Path(path)
+
+
+def _train_stage(run: RunConfig, threads: int) -> None:
+    """A child process's work under `--parallel`: one stage with its share of the CPU threads."""
+    import multiprocessing
+    import sys
+
+    import torch
+
+    # A spawned process makes "spawn" its default start method, which its data loader would inherit (a new
+    # interpreter per loader worker); on Linux keep fork, as in a stage started from the command line.
+    if sys.platform.startswith("linux"):
+        multiprocessing.set_start_method("fork", force=True)
+    torch.set_num_threads(threads)
+    if train(run) is None:
+        raise RuntimeError(f"stage {run.stage} wrote no checkpoint in {run.out_dir}")
+
+
+def _train_in_parallel(
+    recipe: Recipe,
+    stages: list[StagePlan],
+    work: Path,
+    keep: Path | None,
+    config: Callable[[StagePlan, dict[str, str]], RunConfig],
+    done: Callable[[StagePlan, Path], str],
+    finals: dict[str, str],
+    *,
+    parallel: int,
+    log: Callable[[str], None],
+) -> None:
+    """Train `stages` up to `parallel` at a time, each as soon as the stages it starts from are done.
+
+    Each stage runs in a spawned process (its own torch threads and data loader); a failed stage stops the
+    others at their last checkpoint, and so does an interruption of this process.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    cpus = os.cpu_count() or 1
+    context = multiprocessing.get_context("spawn")
+    waiting = []
+    for plan in stages:
+        last = finished_checkpoint(plan, work / plan.stage, keep, preset=recipe.preset)
+        if last is None:
+            waiting.append(plan)
+        else:
+            finals[plan.stage] = done(plan, last)
+            log(f"{recipe.name}: {plan.stage} done ({last})")
+    running: dict[int, tuple[StagePlan, multiprocessing.process.BaseProcess, float]] = {}
+    try:
+        while waiting or running:
+            ready = [p for p in waiting if all(s in finals for s in p.init)]
+            for n, plan in enumerate(ready):
+                if len(running) >= parallel:
+                    break
+                waiting.remove(plan)
+                # The threads are split among the stages that will run side by side from now on; a stage
+                # left alone (v2m at the end) gets the whole CPU.
+                threads = max(1, cpus // min(parallel, len(running) + len(ready) - n))
+                run = config(plan, finals)
+                restore_partial(plan, Path(run.out_dir), keep)
+                process = context.Process(target=_train_stage, args=(run, threads), name=f"muvi-{plan.stage}")
+                process.start()
+                running[process.sentinel] = (plan, process, time.perf_counter())
+                log(f"{recipe.name}: {plan.stage} started ({threads} thread(s), pid {process.pid})")
+            if not running:
+                names = ", ".join(p.stage for p in waiting)
+                raise RuntimeError(f"stages {names} wait for stages that are not in the recipe")
+            for sentinel in wait(list(running)):
+                plan, process, started = running.pop(sentinel)
+                process.join()
+                if process.exitcode != 0:
+                    raise RuntimeError(
+                        f"stage {plan.stage} failed (exit code {process.exitcode}); its error is above, "
+                        f"its checkpoints in {work / plan.stage}"
+                    )
+                last = ckpt.latest_checkpoint(work / plan.stage)
+                if last is None:
+                    raise RuntimeError(f"stage {plan.stage} wrote no checkpoint in {work / plan.stage}")
+                finals[plan.stage] = done(plan, last)
+                log(f"{recipe.name}: {plan.stage} done ({last}, {time.perf_counter() - started:.0f} s)")
+    finally:
+        for _, process, _ in running.values():
+            process.terminate()
+            process.join()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,6 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", help="folder of slim final checkpoints of finished stages (kept, and taken as done)"
     )
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="data rendering processes")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="stages trained at once when they do not depend on each other, sharing the CPU threads",
+    )
     p.add_argument("--until", help="stop after 'data' or after this stage")
     p.add_argument(
         "--snapshot",
@@ -346,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             p.error("--snapshot needs --keep DIR")
         kept = snapshot(recipe, Path(args.work), Path(args.keep))
-        print(f"kept {kept}" if kept else "nothing in progress to keep")
+        print("\n".join(f"kept {path}" for path in kept) if kept else "nothing in progress to keep")
         return 0
     try:
         run_recipe(
@@ -355,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             bundle=args.bundle,
             keep=args.keep,
             jobs=args.jobs,
+            parallel=args.parallel,
             until=args.until,
             device=args.device,
             progress=not args.no_progress,
@@ -362,4 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"muvi-train recipe: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "muvi-train recipe: interrupted; every stage keeps its last checkpoint, the same command resumes",
+            file=sys.stderr,
+        )
+        return 130
     return 0

@@ -375,6 +375,36 @@ def _synthetic_summary(clips: list[dict]) -> dict[str, Any]:
         "shuffled_same_piece": sum(c["piece"] == c["shuffled_piece"] for c in clips),
         **means,
         "higher": higher,
+        "paired": {
+            k: paired_difference([c["model"][k] for c in clips], [c["shuffled"][k] for c in clips])
+            for k in _METRICS
+        },
+    }
+
+
+def paired_difference(model: Sequence[float | None], baseline: Sequence[float | None]) -> dict[str, Any]:
+    """Model minus baseline clip by clip: mean difference, wins/losses, Wilcoxon signed-rank p-value.
+
+    Only clips where both values are finite count. The p-value (two-sided, `scipy.stats.wilcoxon`) says how
+    likely differences this one-sided are if the picture made no difference; None with fewer than 2 clips
+    or no non-zero difference.
+    """
+    from scipy.stats import wilcoxon
+
+    pairs = [
+        (float(a), float(b))
+        for a, b in zip(model, baseline, strict=True)
+        if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)
+    ]
+    diff = np.array([a - b for a, b in pairs], dtype=np.float64)
+    nonzero = diff[np.abs(diff) > 1e-9]
+    p_value = float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else None
+    return {
+        "n": len(diff),
+        "mean_difference": float(diff.mean()) if len(diff) else None,
+        "wins": int((diff > 1e-9).sum()),
+        "losses": int((diff < -1e-9).sum()),
+        "p_value": p_value,
     }
 
 
@@ -407,6 +437,14 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for key, label in _SYSTEMS.items():
         lines.append(_row(label, *(_num(syn[key].get(name), digits) for _, name, digits in _COLUMNS)))
+    paired = syn.get("paired")
+    if paired:
+        lines.append(
+            _row(
+                "model − baseline, clip by clip (wins/losses, Wilcoxon p)",
+                *(_paired(paired[name], digits) for _, name, digits in _COLUMNS),
+            )
+        )
     lines += ["", f"Higher (model vs baseline): {higher}. BCS is best near 100, not above it.", ""]
     files, summary = report["footage"]["files"], report["footage"]["summary"]
     if files:
@@ -423,6 +461,13 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(_row(Path(file["video"]).name, _num(file["seconds"]), sync["events"], hit, shifted))
         lines += [_row("mean", "", "", _num(summary["hit_rate"], 3), _num(summary["shifted_mean"], 3)), ""]
     return "\n".join(lines)
+
+
+def _paired(entry: dict[str, Any], digits: int) -> str:
+    if entry["mean_difference"] is None:
+        return "–"
+    p = "–" if entry["p_value"] is None else f"{entry['p_value']:.2g}"
+    return f"{entry['mean_difference']:+.{digits}f} ({entry['wins']}/{entry['losses']}, p={p})"
 
 
 def _row(*cells: object) -> str:

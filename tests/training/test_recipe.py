@@ -75,7 +75,7 @@ def test_kept_checkpoints_carry_the_recipe_to_a_fresh_machine(tmp_path):
     shutil.copytree(tmp_path / "one", tmp_path / "half", ignore=shutil.ignore_patterns("bundle"))
     (tmp_path / "half" / "v2m" / "step_2.ckpt").unlink()
     (keep / "v2m.ckpt").unlink()
-    assert snapshot(_tiny(), tmp_path / "half", keep) == keep / "v2m.partial.ckpt"
+    assert snapshot(_tiny(), tmp_path / "half", keep) == [keep / "v2m.partial.ckpt"]
     lines: list[str] = []
     third = run_recipe(_tiny(), tmp_path / "three", keep=keep, jobs=1, progress=False, log=lines.append)
     assert [p.name for p in ckpt.step_checkpoints(tmp_path / "three" / "v2m")] == [
@@ -93,6 +93,34 @@ def test_kept_checkpoints_carry_the_recipe_to_a_fresh_machine(tmp_path):
     )
     with pytest.raises(ValueError, match="vae.ckpt"):
         run_recipe(other, tmp_path / "four", keep=keep, jobs=1, progress=False, log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_parallel_stages_overlap_and_make_the_same_kind_of_bundle(tmp_path):
+    lines: list[str] = []
+    keep = tmp_path / "kept"
+    bundle = run_recipe(
+        _tiny(), tmp_path / "work", keep=keep, jobs=1, parallel=2, progress=False, log=lines.append
+    )
+    assert read_manifest(bundle).name == "muvi-tiny"
+    events = [line.split(": ", 1)[1].split(" (")[0].split() for line in lines]
+    events = [(stage, what) for stage, what, *_ in events if what in ("started", "done")]
+    # Two stages ran at once, never more, and no stage started before the stages it starts from were done.
+    running, most = set(), 0
+    for stage, what in events:
+        if what == "started":
+            plan = next(p for p in _tiny().stages if p.stage == stage)
+            assert all((s, "done") in events[: events.index((stage, what))] for s in plan.init)
+            running.add(stage)
+        else:
+            running.discard(stage)
+        most = max(most, len(running))
+    assert most == 2
+    assert sorted(s for s, what in events if what == "done") == sorted(p.stage for p in _tiny().stages)
+    for stage in ("vae", "vocoder", "dit-pretrain", "contrastive", "v2m"):
+        assert ckpt.load_checkpoint(keep / f"{stage}.ckpt")["step"] == 2
+    with pytest.raises(ValueError, match="--parallel"):
+        run_recipe(_tiny(), tmp_path / "work", parallel=0, log=lambda _: None)
 
 
 def test_until_stops_after_the_data(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from tests.training.test_recipe import _tiny
 from training.cli import main as muvi_train
 from training.recipe import run_recipe
-from training.recipe_eval import derangement, evaluate_recipe, held_out_clips
+from training.recipe_eval import derangement, evaluate_recipe, held_out_clips, paired_difference
 
 MEDIA = Path(__file__).resolve().parents[3] / "shared" / "media"
 # Short real footage: counter.mp4 has cuts (events), fades.mp4 has none (its hit rate is undefined).
@@ -90,6 +90,8 @@ def test_pictures_audio_and_the_model_card_table(evaluated):
     assert "| shuffled video (baseline) |" in table and "| counter.mp4 | 3.0 |" in table
     model = report["synthetic"]["summary"]["model"]
     assert f"| model | {model['bcs']:.1f} | {model['bhs']:.1f} | {model['f_measure']:.3f} |" in table
+    assert "| model − baseline, clip by clip (wins/losses, Wilcoxon p) |" in table
+    assert report["synthetic"]["summary"]["paired"]["bcs"]["n"] == 2
 
 
 @pytest.mark.slow
@@ -163,3 +165,24 @@ def test_derangement_moves_everyone_and_prefers_other_pieces(pieces):
     assert derangement(pieces) == partner
     with pytest.raises(ValueError, match="at least 2"):
         derangement(["a"])
+
+
+def test_paired_difference_counts_wins_and_tests_them():
+    # Ten clips, the model better on every one by 1..10: mean 5.5, 10 wins; the exact two-sided Wilcoxon
+    # p-value of ten positive ranks is 2 / 2**10.
+    model = [float(i) + 1.0 + 10 for i in range(10)]
+    base = [10.0] * 10
+    d = paired_difference(model, base)
+    assert (d["n"], d["wins"], d["losses"]) == (10, 10, 0)
+    assert d["mean_difference"] == pytest.approx(5.5)
+    assert d["p_value"] == pytest.approx(2 / 2**10)
+    # Equal values everywhere: no evidence either way; missing and non-finite values are left out.
+    same = paired_difference([1.0, 2.0, None, math.nan], [1.0, 2.0, 3.0, 4.0])
+    assert (same["n"], same["wins"], same["losses"], same["mean_difference"], same["p_value"]) == (
+        2,
+        0,
+        0,
+        0.0,
+        None,
+    )
+    assert paired_difference([], [])["mean_difference"] is None

@@ -9,6 +9,9 @@ loader's workers, because beat tracking runs on the CPU.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -58,29 +61,33 @@ class ContrastiveObjective(Objective):
         return loss, {"loss": loss, **stats}
 
 
-def collate_with_negatives(seed: int):
-    """Collate a batch and add its negatives, seeded by the batch content so any worker draws the same."""
+def collate_with_negatives(seed: int) -> Callable[[Sequence[dict]], dict]:
+    """Collate a batch and add its negatives, seeded by the batch content so any worker draws the same.
 
-    def collate(items):
-        batch = collate_video_music(items)
-        key = [
-            seed,
-            *[int(i["index"]) for i in items],
-            *[int(round(float(i["start"]) * 1000)) for i in items],
-        ]
-        rng = np.random.default_rng(key)
-        negatives, kinds = build_negatives(
-            batch["wave"],
-            generator=rng,
-            sample_rate=SAMPLE_RATE,
-            fps=VIDEO_FPS,
-            lengths=[item["wave"].shape[0] for item in items],  # zero padding must not roll into the music
-        )
-        batch["negatives"] = torch.as_tensor(negatives, dtype=batch["wave"].dtype)
-        batch["negative_kinds"] = torch.as_tensor(kinds)
-        return batch
+    A `functools.partial` of a module-level function, so data loader workers started by "spawn" (macOS,
+    Windows, a spawned parent) can pickle it.
+    """
+    return functools.partial(_collate_with_negatives, seed)
 
-    return collate
+
+def _collate_with_negatives(seed: int, items: Sequence[dict]) -> dict:
+    batch = collate_video_music(items)
+    key = [
+        seed,
+        *[int(i["index"]) for i in items],
+        *[int(round(float(i["start"]) * 1000)) for i in items],
+    ]
+    rng = np.random.default_rng(key)
+    negatives, kinds = build_negatives(
+        batch["wave"],
+        generator=rng,
+        sample_rate=SAMPLE_RATE,
+        fps=VIDEO_FPS,
+        lengths=[item["wave"].shape[0] for item in items],  # zero padding must not roll into the music
+    )
+    batch["negatives"] = torch.as_tensor(negatives, dtype=batch["wave"].dtype)
+    batch["negative_kinds"] = torch.as_tensor(kinds)
+    return batch
 
 
 def build(run) -> ContrastiveObjective:

@@ -177,3 +177,29 @@ def test_a_stage_runs_under_torchrun_with_two_cpu_processes(media, tmp_path) -> 
 
 def _vae_for_ddp(media: Path, tmp_path: Path) -> Path:
     return run_stage("vae", media, tmp_path / "vae_for_ddp", steps=1)
+
+
+@pytest.mark.slow
+def test_every_stage_trains_with_loader_workers_started_by_spawn(media, tmp_path) -> None:
+    # macOS and Windows start data loader workers with "spawn", and so does a process that was itself
+    # spawned (`muvi-train recipe --parallel`): everything a worker gets (datasets, collate functions) must
+    # pickle. One subprocess trains every stage for one step with one such worker.
+    code = f"""
+import multiprocessing, sys
+from pathlib import Path
+multiprocessing.set_start_method("spawn", force=True)
+from training.loop import RunConfig, train
+data, out = Path({str(media)!r}), Path({str(tmp_path)!r})
+last = {{}}
+for stage, init in [("vae", ()), ("vocoder", ()), ("dit-pretrain", ("vae",)), ("contrastive", ()),
+                    ("v2m", ("vae", "dit-pretrain", "contrastive"))]:
+    run = RunConfig(stage=stage, data=str(data), out_dir=str(out / stage), preset="debug", steps=1,
+                    batch_size=2, min_seconds=1.0, max_seconds=2.0, num_workers=1, progress=False,
+                    init=tuple(str(last[s]) for s in init))
+    last[stage] = train(run)
+    assert last[stage] is not None and last[stage].is_file(), stage
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
