@@ -113,27 +113,27 @@ class Recipe:
         return dataclasses.replace(self, stages=stages, data_hours=self.data_hours * factor)
 
 
-# The embedded default model, sized for this 2-core CPU: about four and a half hours in all (seconds per
-# step from benchmarks/train_steps.py, docs/benchmarks.md, scaled to these batches; decoding overlaps in one
-# loader worker). The vocoder learns on 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-16 s
-# rather than MuVi's 4-30 s, which would double their cost, and the bundle generates in windows of at most
-# 16 s to match.
+# The embedded default model, sized for this 2-core CPU: about three hours with `--parallel 2` (measured
+# seconds per step on it: vae 0.5; vocoder 1.0 on one thread, 3.4 once the GAN joins; dit-pretrain 1.5 on one
+# thread; contrastive 3-4.5 on one thread; v2m 2.8 on two, bound by decoding video in the loader). The
+# vocoder learns on 1-2 s clips (it crops 1 s windows anyway); the DiT stages on 4-16 s rather than MuVi's
+# 4-30 s, which would double their cost, and the bundle generates in windows of at most 16 s to match.
 DEMO = Recipe(
     name="muvi-demo",
     preset="demo",
     data_hours=4.0,
     stages=(
         StagePlan("vae", steps=3000, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~25 min
-        StagePlan(  # ~50 min
+        StagePlan(  # ~60 min, beside dit-pretrain
             "vocoder", steps=3000, batch_size=8, min_seconds=1.0, max_seconds=2.0, adversarial_start=2500
         ),
-        StagePlan(  # ~45 min
+        StagePlan(  # ~50 min
             "dit-pretrain", steps=2000, batch_size=12, min_seconds=4.0, max_seconds=16.0, init=("vae",)
         ),
-        StagePlan("contrastive", steps=400, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~30 min
-        StagePlan(  # ~45 min
+        StagePlan("contrastive", steps=400, batch_size=8, min_seconds=4.0, max_seconds=10.0),  # ~25 min
+        StagePlan(  # ~50 min
             "v2m",
-            steps=2000,
+            steps=1000,
             batch_size=8,
             min_seconds=4.0,
             max_seconds=16.0,
