@@ -365,8 +365,16 @@ def _train_in_parallel(
     others at their last checkpoint, and so does an interruption of this process.
     """
     import multiprocessing
+    import signal
+    import threading
     from multiprocessing.connection import wait
 
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # SIGTERM (`kill`, a job scheduler) stops the stages too, not just this process; SIGINT already does,
+    # unless the shell that started a background job made this process ignore it.
+    on_main_thread = threading.current_thread() is threading.main_thread()
     cpus = os.cpu_count() or 1
     context = multiprocessing.get_context("spawn")
     waiting = []
@@ -378,6 +386,7 @@ def _train_in_parallel(
             finals[plan.stage] = done(plan, last)
             log(f"{recipe.name}: {plan.stage} done ({last})")
     running: dict[int, tuple[StagePlan, multiprocessing.process.BaseProcess, float]] = {}
+    previous = signal.signal(signal.SIGTERM, stop) if on_main_thread else None
     try:
         while waiting or running:
             ready = [p for p in waiting if all(s in finals for s in p.init)]
@@ -414,6 +423,8 @@ def _train_in_parallel(
         for _, process, _ in running.values():
             process.terminate()
             process.join()
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +16,8 @@ from muvi_plugin.api import ScoreRequest, load_bundle
 from muvi_plugin.manifest import read_manifest
 from training import checkpoint as ckpt
 from training.recipe import DEMO, Recipe, StagePlan, run_recipe, snapshot
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _tiny() -> Recipe:
@@ -141,3 +148,40 @@ def test_recipes_are_checked_and_scale():
     assert [p.steps for p in quick.stages] == [round(p.steps * 0.01) for p in DEMO.stages]
     assert quick.data_hours == pytest.approx(DEMO.data_hours * 0.01)
     assert quick.stages[1].adversarial_start == round(DEMO.stages[1].adversarial_start * 0.01)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_parallel_stage_and_says_how_to_resume(tmp_path):
+    # A detached run (`nohup ... &` ignores SIGINT) is stopped with `kill`: its stage processes must stop too.
+    code = f"""
+import sys
+from tests.training.test_recipe import _tiny
+from training.recipe import run_recipe
+try:
+    run_recipe(_tiny(), {str(tmp_path / "work")!r}, jobs=1, parallel=2, progress=False,
+               log=lambda line: print(line, flush=True))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    pids = []
+    for line in process.stdout:
+        if " started (" in line:
+            pids.append(int(line.rsplit("pid ", 1)[1].rstrip(")\n")))
+            if len(pids) == 2:
+                break
+    process.send_signal(signal.SIGTERM)
+    rest = process.stdout.read()
+    assert process.wait(timeout=60) == 130 and "interrupted" in rest
+    for pid in pids:  # both stage processes are gone (reaped by the parent, so no such process)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
