@@ -269,7 +269,7 @@ def run_recipe(
     if until == "data":
         return None
     stages = list(recipe.stages)
-    if until is not None and until != "data":
+    if until is not None:  # "data" returned above
         stages = stages[: [p.stage for p in stages].index(until) + 1]
 
     def config(plan: StagePlan, finals: dict[str, str]) -> RunConfig:

@@ -397,14 +397,14 @@ def paired_difference(model: Sequence[float | None], baseline: Sequence[float | 
         if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)
     ]
     diff = np.array([a - b for a, b in pairs], dtype=np.float64)
-    nonzero = diff[np.abs(diff) > 1e-9]
-    p_value = float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else None
+    sign = np.where(np.abs(diff) > 1e-9, np.sign(diff), 0.0)  # float noise is a tie
+    nonzero = diff[sign != 0]
     return {
         "n": len(diff),
         "mean_difference": float(diff.mean()) if len(diff) else None,
-        "wins": int((diff > 1e-9).sum()),
-        "losses": int((diff < -1e-9).sum()),
-        "p_value": p_value,
+        "wins": int((sign > 0).sum()),
+        "losses": int((sign < 0).sum()),
+        "p_value": float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else None,
     }
 
 
