@@ -24,7 +24,7 @@ from training.models.adaptor import VisualAdaptor
 from training.models.dit import DiT
 from training.models.vae import MelVAE
 from training.models.visual_encoder import PatchFeatures, VisualEncoder
-from training.models.vocoder import HiFiGANGenerator
+from training.models.vocoder import build_vocoder
 
 PART_NAMES = ("visual_encoder", "adaptor", "dit", "vae", "vocoder")
 """The model parts a bundle is exported from, named as in checkpoints (`training.tasks.base`)."""
@@ -138,15 +138,18 @@ class VAEDecoderGraph(nn.Module):
 
 
 class VocoderGraph(nn.Module):
-    """`mel (b, m, T)` -> `wave (b, T * hop)`, from a copy of the generator with weight norm folded in."""
+    """`mel (b, m, T)` -> `wave (b, T * hop)`, from a copy of the generator with weight norm folded in.
 
-    def __init__(self, vocoder: HiFiGANGenerator) -> None:
+    Either family: HiFi-GAN, or Vocos with its fixed inverse STFT inside the graph (a constant
+    `ConvTranspose` basis), so the runtime runs both the same way."""
+
+    def __init__(self, vocoder: nn.Module) -> None:
         super().__init__()
         # A fresh copy, since folding weight norm must not change the caller's (trainable) model. Not
         # copy.deepcopy: the copy would share the class parametrisation injects, and removing the weight
         # norm from the copy would delete the original's `weight` property too.
         with torch.random.fork_rng(devices=[]):  # the throw-away initialisation must not move global RNG
-            self.vocoder = HiFiGANGenerator(vocoder.config)
+            self.vocoder = build_vocoder(vocoder.config)
         self.vocoder.load_state_dict(vocoder.state_dict())
         self.vocoder.remove_weight_norm()
 
@@ -341,7 +344,7 @@ def _vae_decoder(vae: MelVAE, g: torch.Generator) -> GraphDef:
     )
 
 
-def _vocoder(vocoder: HiFiGANGenerator, g: torch.Generator) -> GraphDef:
+def _vocoder(vocoder: nn.Module, g: torch.Generator) -> GraphDef:
     m = vocoder.config.n_mels
     trace, verify = _cases(lambda b, t: (_log_mel((b, m, t), g),), TRACE_VOCODER, VERIFY_VOCODER)
     return GraphDef(

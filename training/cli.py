@@ -55,6 +55,12 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--audio-encoder-checkpoint", metavar="FILE", help="local AudioMAE checkpoint")
     p.add_argument("--adaptor", choices=("softmax", "sigmoid", "attention", "mean", "cls"))
     p.add_argument("--adversarial-start", type=int, default=0, help="vocoder: GAN losses join at this step")
+    p.add_argument(
+        "--vocoder", choices=("hifigan", "vocos"), help="vocoder family (default: the preset's, see presets.py)"
+    )
+    p.add_argument(
+        "--latent-channels", type=int, help="vae: latent channels (default: the preset's; MuVi App. B: 8)"
+    )
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -97,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             audio_encoder_checkpoint=args.audio_encoder_checkpoint,
             adaptor_mode=args.adaptor,
             adversarial_start=args.adversarial_start,
+            vocoder=args.vocoder,
+            latent_channels=args.latent_channels,
             progress=not args.no_progress,
         )
         last = train(run)

@@ -66,6 +66,8 @@ class RunConfig:
     audio_encoder_checkpoint: str | None = None
     adaptor_mode: str | None = None
     adversarial_start: int = 0  # vocoder: steps of MRSTFT+mel only before the GAN losses join
+    vocoder: str | None = None  # vocoder family override: hifigan | vocos (None: the preset's default)
+    latent_channels: int | None = None  # vae: latent channels override (None: the preset's)
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ PRESET_NAMES = ("debug", "demo", "small", "base", "large")
 # Learning rates: the paper's 5e-5 (Sec. 4.1) for its sizes; tiny models train faster with more.
 DEFAULT_LR = {"debug": 1e-3, "demo": 3e-4, "small": 5e-5, "base": 5e-5, "large": 5e-5}
 VOCODER_LR = 2e-4  # HiFi-GAN's own recipe (Kong et al. 2020), betas (0.8, 0.99)
+VOCOS_LR = 5e-4  # Vocos' own recipe (Siuzdak 2023)
 
 
 def _check(preset: str) -> None:
@@ -28,11 +29,26 @@ def vae_config(preset: str):
     return PRESETS[preset]
 
 
-def vocoder_config(preset: str):
-    from training.models.vocoder import PRESETS
+VOCODER_KINDS = ("hifigan", "vocos")
+# The vocoder family each preset trains by default: MuVi's HiFi-GAN for the paper's sizes (App. A); the
+# demo takes the inverse-STFT vocoder, which measured better at its CPU budget (docs/benchmarks.md,
+# "Resynthesis").
+DEFAULT_VOCODER = {"debug": "hifigan", "demo": "vocos", "small": "hifigan", "base": "hifigan", "large": "hifigan"}
+
+
+def vocoder_config(preset: str, kind: str | None = None):
+    """The preset's vocoder config: HiFi-GAN (`training.models.vocoder`) or Vocos (`training.models.vocos`)."""
+    from training.models import vocoder, vocos
 
     _check(preset)
-    return PRESETS[preset]
+    kind = kind or DEFAULT_VOCODER[preset]
+    if kind not in VOCODER_KINDS:
+        raise ValueError(f"unknown vocoder {kind!r}; choose one of {', '.join(VOCODER_KINDS)}")
+    if kind == "vocos":
+        if preset not in vocos.PRESETS:
+            raise ValueError(f"no Vocos size for preset {preset!r}; it has {', '.join(vocos.PRESETS)}")
+        return vocos.PRESETS[preset]
+    return vocoder.PRESETS[preset]
 
 
 def dit_config(preset: str):

@@ -297,6 +297,25 @@ class MultiScaleDiscriminator(nn.Module):
         return scores, fmaps
 
 
+def vocoder_config_from_dict(d: dict):
+    """A stored vocoder config (`asdict` of either family) -> its dataclass: Vocos when `kind == "vocos"`."""
+    from training.models.vocos import VocosConfig
+
+    return VocosConfig(**d) if d.get("kind") == "vocos" else HiFiGANConfig(**d)
+
+
+def build_vocoder(config) -> nn.Module:
+    """The generator of either family: `HiFiGANGenerator` or `training.models.vocos.VocosGenerator`."""
+    from training.models.vocos import VocosConfig, VocosGenerator
+
+    return VocosGenerator(config) if isinstance(config, VocosConfig) else HiFiGANGenerator(config)
+
+
+def discriminator_config(config) -> HiFiGANConfig:
+    """The config the MPD/MSD of a vocoder's adversarial phase are built from (HiFi-GAN's own, or Vocos')."""
+    return config if isinstance(config, HiFiGANConfig) else config.discriminators()
+
+
 # HiFi-GAN's loss weights: L_G = L_adv + FEATURE_MATCHING_WEIGHT * L_fm + MEL_WEIGHT * L_mel.
 FEATURE_MATCHING_WEIGHT = 2.0
 MEL_WEIGHT = 45.0

@@ -29,14 +29,16 @@ def _part_types() -> dict[str, tuple[type, Callable[[Any], nn.Module]]]:
     from training.models.visual_encoder import VisualEncoderConfig, build_visual_encoder
     from training.models.vocoder import (
         HiFiGANConfig,
-        HiFiGANGenerator,
         MultiPeriodDiscriminator,
         MultiScaleDiscriminator,
+        build_vocoder,
+        vocoder_config_from_dict,
     )
 
     return {
         "vae": (VAEConfig, MelVAE),
-        "vocoder": (HiFiGANConfig, HiFiGANGenerator),
+        # Two vocoder families share the part name; a stored config says which ("kind": "vocos").
+        "vocoder": (vocoder_config_from_dict, build_vocoder),
         "mpd": (HiFiGANConfig, MultiPeriodDiscriminator),
         "msd": (HiFiGANConfig, MultiScaleDiscriminator),
         "dit": (DiTConfig, DiT),
@@ -54,7 +56,7 @@ def build_part(name: str, config: Any) -> nn.Module:
         raise KeyError(f"unknown model part {name!r}")
     config_cls, factory = types[name]
     if isinstance(config, dict):
-        config = config_cls(**config)
+        config = config_cls(config) if not isinstance(config_cls, type) else config_cls(**config)
     model = factory(config)
     model.config = config  # the config travels with the module into checkpoints
     return model

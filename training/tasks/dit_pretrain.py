@@ -7,6 +7,8 @@ loss, which gives the model its in-context (style prompt / continuation) ability
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -40,7 +42,9 @@ class PretrainObjective(Objective):
 
 def build(run) -> PretrainObjective:
     vae = require_part("vae", run.init, stage=run.stage, produced_by="vae")
-    return PretrainObjective(build_part("dit", presets.dit_config(run.preset)), vae)
+    # The DiT's latent width follows the VAE that was actually trained (its channels may differ by preset).
+    config = dataclasses.replace(presets.dit_config(run.preset), latent_channels=vae.config.latent_channels)
+    return PretrainObjective(build_part("dit", config), vae)
 
 
 def data(run, objective, *, rank: int, world_size: int):

@@ -8,6 +8,8 @@ p=0.2 so classifier-free guidance works at inference. muvi also keeps the in-con
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -66,7 +68,9 @@ class V2MObjective(Objective):
 def build(run) -> V2MObjective:
     vae = require_part("vae", run.init, stage=run.stage, produced_by="vae")
     # Without dit-pretrain the DiT starts from scratch (the paper's ablation, MuVi Table 4).
-    dit = part_from_checkpoints("dit", run.init) or build_part("dit", presets.dit_config(run.preset))
+    dit = part_from_checkpoints("dit", run.init) or build_part(
+        "dit", dataclasses.replace(presets.dit_config(run.preset), latent_channels=vae.config.latent_channels)
+    )
     encoder, adaptor, encoder_is_new = visual_parts(run)
     # A from-scratch encoder that no contrastive stage has trained learns here; otherwise it stays frozen.
     train_encoder = encoder_is_new and encoder.trainable

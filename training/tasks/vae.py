@@ -6,6 +6,8 @@ latent normalisation so the DiT stages (and the bundle manifest) see unit-scale 
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -61,7 +63,10 @@ class VAEObjective(Objective):
 
 
 def build(run) -> VAEObjective:
-    return VAEObjective(build_part("vae", presets.vae_config(run.preset)))
+    config = presets.vae_config(run.preset)
+    if run.latent_channels is not None:
+        config = dataclasses.replace(config, latent_channels=run.latent_channels)
+    return VAEObjective(build_part("vae", config))
 
 
 def data(run, objective, *, rank: int, world_size: int):

@@ -1,4 +1,4 @@
-"""Stage `vocoder`: HiFi-GAN on ground-truth mels (MuVi App. A; Kong et al. 2020).
+"""Stage `vocoder`: HiFi-GAN (MuVi App. A; Kong et al. 2020) or Vocos on ground-truth mels.
 
 Training crops a short random window of each clip (HiFi-GAN trains on ~1 s segments). Until
 `run.adversarial_start` only the multi-resolution STFT and mel losses train the generator — on CPU that
@@ -86,11 +86,12 @@ class VocoderObjective(Objective):
 
 
 def build(run) -> VocoderObjective:
-    config = presets.vocoder_config(run.preset)
+    config = presets.vocoder_config(run.preset, run.vocoder)
+    judges = hifigan.discriminator_config(config)
     return VocoderObjective(
         build_part("vocoder", config),
-        build_part("mpd", config),
-        build_part("msd", config),
+        build_part("mpd", judges),
+        build_part("msd", judges),
         adversarial_start=run.adversarial_start,
     )
 
@@ -100,7 +101,8 @@ def data(run, objective, *, rank: int, world_size: int):
 
 
 def optimizers(objective: VocoderObjective, run) -> dict[str, torch.optim.Optimizer]:
-    lr = run.lr or presets.VOCODER_LR
+    vocos = objective["vocoder"].config.__class__.__name__ == "VocosConfig"
+    lr = run.lr or (presets.VOCOS_LR if vocos else presets.VOCODER_LR)
     disc = trainable_parameters(objective["mpd"]) + trainable_parameters(objective["msd"])
     return {
         "gen": adamw(trainable_parameters(objective["vocoder"]), lr=lr, betas=(0.8, 0.99)),

@@ -1,0 +1,201 @@
+"""Vocos-style vocoder: log-mel -> STFT magnitude and phase -> inverse STFT (Siuzdak 2023, arXiv:2306.00814).
+
+Shapes: `b` batch, `m` mel bands, `t` mel frames, `d` width, `h` ConvNeXt hidden width, `f` one-sided
+FFT bins (`n_fft / 2 + 1`), `s` samples (`t * hop`).
+
+Why it is here (issue 14, "a vocoder that keeps pitch"): HiFi-GAN upsamples by learned transposed convs;
+trained for a CPU budget its output is a comb on the multiples of the mel frame rate (80 Hz). This network
+never upsamples: it stays at the frame rate (ConvNeXt blocks over mel frames), predicts one STFT frame per
+mel frame (magnitude and phase), and a *fixed* inverse STFT (windowed inverse DFT + overlap-add, normalised
+by the summed squared window) makes the wave. The inverse STFT is a `conv_transpose1d` with a constant
+basis, so the whole vocoder exports to one ONNX graph with the same contract as HiFi-GAN's
+(`mel (b, m, t) -> wave (b, t * hop)`) and the torch-free runtime needs no change.
+
+Alignment: mel frame `k` is centred on the middle of samples `[k * hop, (k + 1) * hop)`
+(`muvi_plugin.mel`); synthesis frame `k` is placed with the same centre, and `(n_fft - hop) / 2` samples are
+trimmed from each end, so `t` frames give exactly `t * hop` samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from muvi_plugin.constants import HOP_LENGTH, N_MELS
+
+# Largest log-magnitude the head may emit before exp(): Vocos clips the magnitude at 1e2.
+_MAX_LOG_MAGNITUDE = math.log(1e2)
+
+
+@dataclass(frozen=True)
+class VocosConfig:
+    """Sizes of the Vocos-style vocoder.
+
+    Attributes:
+        kind: Always "vocos": tells a stored vocoder config from a HiFi-GAN one.
+        n_mels: Mel bands in.
+        width: Channels of the ConvNeXt backbone.
+        hidden: Hidden width of each block's pointwise MLP.
+        num_layers: ConvNeXt blocks.
+        kernel_size: Depthwise conv kernel (odd), over mel frames.
+        n_fft: Synthesis FFT size; one STFT frame per mel frame.
+        hop_length: Samples per mel frame (the mel hop, 300).
+        discriminator_width_divisor: Width divisor of the HiFi-GAN MPD/MSD used in the adversarial phase.
+    """
+
+    kind: str = "vocos"
+    n_mels: int = N_MELS
+    width: int = 256
+    hidden: int = 768
+    num_layers: int = 8
+    kernel_size: int = 7
+    n_fft: int = 1200
+    hop_length: int = HOP_LENGTH
+    discriminator_width_divisor: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind != "vocos":
+            raise ValueError(f"VocosConfig: kind must be 'vocos', got {self.kind!r}")
+        if min(self.n_mels, self.width, self.hidden, self.num_layers) < 1:
+            raise ValueError(f"VocosConfig: sizes must be positive, got {self}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"VocosConfig: kernel_size must be odd, got {self.kernel_size}")
+        if self.hop_length != HOP_LENGTH:
+            raise ValueError(f"VocosConfig: one mel frame is {HOP_LENGTH} samples, got hop {self.hop_length}")
+        if self.n_fft < self.hop_length or (self.n_fft - self.hop_length) % 2 or self.n_fft % 2:
+            raise ValueError(
+                f"VocosConfig: n_fft {self.n_fft} must be even, >= the hop and differ from it by an even "
+                "number (the trim on each side)"
+            )
+        if self.n_fft < 2 * self.hop_length:
+            raise ValueError("VocosConfig: n_fft must be at least twice the hop (overlap-add needs overlap)")
+
+    @property
+    def n_freqs(self) -> int:
+        """One-sided FFT bins."""
+        return self.n_fft // 2 + 1
+
+    def discriminators(self):
+        """The HiFi-GAN config whose MPD/MSD judge this vocoder in the adversarial phase."""
+        from training.models.vocoder import HiFiGANConfig
+
+        return HiFiGANConfig(n_mels=self.n_mels, discriminator_width_divisor=self.discriminator_width_divisor)
+
+
+DEBUG = VocosConfig(width=16, hidden=32, num_layers=2)
+DEMO = VocosConfig()
+PRESETS: dict[str, VocosConfig] = {"debug": DEBUG, "demo": DEMO}
+
+
+def synthesis_window(n_fft: int) -> np.ndarray:
+    """Periodic Hann window `(n_fft,)`, float64 (constant-overlap-add at hop n_fft / 4)."""
+    n = np.arange(n_fft, dtype=np.float64)
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)
+
+
+def inverse_dft_basis(n_fft: int) -> np.ndarray:
+    """Windowed one-sided inverse DFT as a conv_transpose1d weight `(2f, 1, n_fft)`, float64.
+
+    Row `k` maps the real part of bin `k` to a windowed frame, row `f + k` the imaginary part:
+    `frame[n] = w[n] / N * sum_k c_k (Re X_k cos(2 pi k n / N) - Im X_k sin(2 pi k n / N))`, `c_k` = 1 for
+    DC and Nyquist, 2 otherwise (the one-sided spectrum of a real signal).
+    """
+    f = n_fft // 2 + 1
+    n = np.arange(n_fft, dtype=np.float64)
+    k = np.arange(f, dtype=np.float64)
+    phase = 2.0 * np.pi * np.outer(k, n) / n_fft  # (f, n_fft)
+    scale = np.full(f, 2.0)
+    scale[0] = scale[-1] = 1.0
+    window = synthesis_window(n_fft)
+    real = scale[:, None] * np.cos(phase) * window / n_fft
+    imag = -scale[:, None] * np.sin(phase) * window / n_fft
+    return np.concatenate([real, imag], axis=0)[:, None, :]
+
+
+class InverseSTFT(nn.Module):
+    """One-sided spectrum `(b, 2f, t)` (real parts, then imaginary) -> wave `(b, t * hop)`.
+
+    Windowed inverse DFT of every frame, overlap-added at the hop and divided by the summed squared window
+    (the least-squares inverse of a Hann-windowed STFT). Frame `k` is centred on `k * hop + hop / 2`.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int) -> None:
+        super().__init__()
+        self.n_fft, self.hop_length = n_fft, hop_length
+        self.trim = (n_fft - hop_length) // 2
+        basis = torch.from_numpy(inverse_dft_basis(n_fft).astype(np.float32))
+        squared = torch.from_numpy((synthesis_window(n_fft) ** 2).astype(np.float32))[None, None, :]
+        # Derived from n_fft, so not part of state dicts.
+        self.register_buffer("basis", basis, persistent=False)
+        self.register_buffer("window_sq", squared, persistent=False)
+
+    def forward(self, spectrum: torch.Tensor) -> torch.Tensor:
+        frames = spectrum.shape[-1]
+        wave = F.conv_transpose1d(spectrum, self.basis, stride=self.hop_length)  # (b, 1, (t-1) hop + n_fft)
+        ones = torch.ones_like(spectrum[:1, :1, :])  # (1, 1, t): the envelope follows t in the graph
+        envelope = F.conv_transpose1d(ones, self.window_sq, stride=self.hop_length)
+        end = self.trim + frames * self.hop_length
+        wave = wave[:, 0, self.trim : end] / envelope[:, 0, self.trim : end].clamp(min=1e-8)
+        return wave  # (b, t * hop)
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv -> LayerNorm -> pointwise MLP (GELU) -> layer scale, added to the input (Vocos)."""
+
+    def __init__(self, width: int, hidden: int, kernel_size: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(width, width, kernel_size, padding=kernel_size // 2, groups=width)
+        self.norm = nn.LayerNorm(width, eps=1e-6)
+        self.pw1 = nn.Linear(width, hidden)
+        self.pw2 = nn.Linear(hidden, width)
+        self.gamma = nn.Parameter(torch.full((width,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`(b, d, t) -> (b, d, t)`."""
+        y = self.dwconv(x).transpose(1, 2)  # (b, t, d)
+        y = self.pw2(F.gelu(self.pw1(self.norm(y))))
+        return x + (self.gamma * y).transpose(1, 2)
+
+
+class VocosGenerator(nn.Module):
+    """Log-mel `(b, m, t)` -> waveform `(b, 1, t * 300)`.
+
+    The head predicts, per frame and bin, a log-magnitude and a phase angle; the complex spectrum
+    `exp(log_mag) * (cos p, sin p)` goes through the fixed inverse STFT.
+    """
+
+    def __init__(self, config: VocosConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Conv1d(config.n_mels, config.width, config.kernel_size, padding=config.kernel_size // 2)
+        self.norm_in = nn.LayerNorm(config.width, eps=1e-6)
+        scale = 1.0 / config.num_layers  # Vocos' layer-scale init
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(config.width, config.hidden, config.kernel_size, scale) for _ in range(config.num_layers)
+        )
+        self.norm_out = nn.LayerNorm(config.width, eps=1e-6)
+        self.head = nn.Linear(config.width, 2 * config.n_freqs)
+        self.istft = InverseSTFT(config.n_fft, config.hop_length)
+
+    def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
+        """`(b, m, t)` -> one-sided complex spectrum as `(b, 2f, t)`: real parts, then imaginary parts."""
+        x = self.embed(mel)
+        x = self.norm_in(x.transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x)
+        x = self.head(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # (b, 2f, t)
+        log_mag, phase = x.chunk(2, dim=1)
+        magnitude = torch.exp(torch.clamp(log_mag, max=_MAX_LOG_MAGNITUDE))
+        return torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """`(b, m, t) -> (b, 1, t * 300)`."""
+        return self.istft(self.spectrum(mel)).unsqueeze(1)
+
+    def remove_weight_norm(self) -> None:
+        """No weight norm here; present so the exporter treats every vocoder alike."""
