@@ -56,7 +56,9 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--adaptor", choices=("softmax", "sigmoid", "attention", "mean", "cls"))
     p.add_argument("--adversarial-start", type=int, default=0, help="vocoder: GAN losses join at this step")
     p.add_argument(
-        "--vocoder", choices=("hifigan", "vocos"), help="vocoder family (default: the preset's, see presets.py)"
+        "--vocoder",
+        choices=("hifigan", "vocos"),
+        help="vocoder family (default: the preset's, see presets.py)",
     )
     p.add_argument(
         "--latent-channels", type=int, help="vae: latent channels (default: the preset's; MuVi App. B: 8)"

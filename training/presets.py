@@ -33,11 +33,17 @@ VOCODER_KINDS = ("hifigan", "vocos")
 # The vocoder family each preset trains by default: MuVi's HiFi-GAN for the paper's sizes (App. A); the
 # demo takes the inverse-STFT vocoder, which measured better at its CPU budget (docs/benchmarks.md,
 # "Resynthesis").
-DEFAULT_VOCODER = {"debug": "hifigan", "demo": "vocos", "small": "hifigan", "base": "hifigan", "large": "hifigan"}
+DEFAULT_VOCODER = {
+    "debug": "hifigan",
+    "demo": "vocos",
+    "small": "hifigan",
+    "base": "hifigan",
+    "large": "hifigan",
+}
 
 
 def vocoder_config(preset: str, kind: str | None = None):
-    """The preset's vocoder config: HiFi-GAN (`training.models.vocoder`) or Vocos (`training.models.vocos`)."""
+    """The preset's vocoder config: HiFi-GAN (`models.vocoder`) or Vocos (`models.vocos`)."""
     from training.models import vocoder, vocos
 
     _check(preset)

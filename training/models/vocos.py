@@ -172,11 +172,14 @@ class VocosGenerator(nn.Module):
     def __init__(self, config: VocosConfig) -> None:
         super().__init__()
         self.config = config
-        self.embed = nn.Conv1d(config.n_mels, config.width, config.kernel_size, padding=config.kernel_size // 2)
+        self.embed = nn.Conv1d(
+            config.n_mels, config.width, config.kernel_size, padding=config.kernel_size // 2
+        )
         self.norm_in = nn.LayerNorm(config.width, eps=1e-6)
         scale = 1.0 / config.num_layers  # Vocos' layer-scale init
         self.blocks = nn.ModuleList(
-            ConvNeXtBlock(config.width, config.hidden, config.kernel_size, scale) for _ in range(config.num_layers)
+            ConvNeXtBlock(config.width, config.hidden, config.kernel_size, scale)
+            for _ in range(config.num_layers)
         )
         self.norm_out = nn.LayerNorm(config.width, eps=1e-6)
         self.head = nn.Linear(config.width, 2 * config.n_freqs)

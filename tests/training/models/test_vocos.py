@@ -1,4 +1,4 @@
-"""The Vocos-style vocoder: exact inverse STFT, frame alignment with the mel, registry, ONNX export, training."""
+"""The Vocos-style vocoder: exact inverse STFT, alignment with the mel, registry, ONNX export."""
 
 from __future__ import annotations
 
