@@ -63,6 +63,11 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--latent-channels", type=int, help="vae: latent channels (default: the preset's; MuVi App. B: 8)"
     )
+    p.add_argument(
+        "--latent-downsample",
+        type=int,
+        help="vae: mel frames per latent frame, 8 (10/s, MuVi's; the DiT stages need it) or 4/2/1 (trials)",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             adversarial_start=args.adversarial_start,
             vocoder=args.vocoder,
             latent_channels=args.latent_channels,
+            latent_downsample=args.latent_downsample,
             progress=not args.no_progress,
         )
         last = train(run)

@@ -68,6 +68,7 @@ class RunConfig:
     adversarial_start: int = 0  # vocoder: steps of MRSTFT+mel only before the GAN losses join
     vocoder: str | None = None  # vocoder family override: hifigan | vocos (None: the preset's default)
     latent_channels: int | None = None  # vae: latent channels override (None: the preset's)
+    latent_downsample: int | None = None  # vae: mel frames per latent frame (None: the preset's, 8)
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -46,10 +46,13 @@ class VAEConfig:
             raise ValueError(f"VAEConfig: sizes must be positive, got {self}")
         if not self.channel_mult or min(self.channel_mult) < 1:
             raise ValueError(f"VAEConfig: channel_mult must be positive integers, got {self.channel_mult}")
-        if self.downsample != LATENT_DOWNSAMPLE:
+        if self.downsample > LATENT_DOWNSAMPLE:
+            # Training segments are whole 10 fps frames (LATENT_DOWNSAMPLE mel frames each); a latent frame
+            # must not straddle two. Finer latents (downsample 4: 20 frames/s) train and export as VAEs, but
+            # the DiT stages take 10 fps latents only (their condition is one video frame per latent frame).
             raise ValueError(
-                f"VAEConfig: {len(self.channel_mult)} levels downsample by {self.downsample}, but the latent "
-                f"rate needs {LATENT_DOWNSAMPLE} mel frames per latent frame; use "
+                f"VAEConfig: {len(self.channel_mult)} levels downsample by {self.downsample}, more than the "
+                f"{LATENT_DOWNSAMPLE} mel frames of one 10 fps frame; use at most "
                 f"{LATENT_DOWNSAMPLE.bit_length()} levels"
             )
         bad = [w for w in self.widths if w % self.norm_groups]

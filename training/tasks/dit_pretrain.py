@@ -12,6 +12,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from muvi_plugin.constants import LATENT_DOWNSAMPLE
 from training import presets
 from training.flow_matching import context_mask, flow_matching_loss
 from training.tasks.base import Objective, adamw, build_part, require_part, trainable_parameters
@@ -42,6 +43,11 @@ class PretrainObjective(Objective):
 
 def build(run) -> PretrainObjective:
     vae = require_part("vae", run.init, stage=run.stage, produced_by="vae")
+    if vae.config.downsample != LATENT_DOWNSAMPLE:
+        raise ValueError(
+            f"stage {run.stage!r} needs a VAE with 10 latent frames per second (downsample "
+            f"{LATENT_DOWNSAMPLE}); this one has downsample {vae.config.downsample}"
+        )
     # The DiT's latent width follows the VAE that was actually trained (its channels may differ by preset).
     config = dataclasses.replace(presets.dit_config(run.preset), latent_channels=vae.config.latent_channels)
     return PretrainObjective(build_part("dit", config), vae)

@@ -13,6 +13,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from muvi_plugin.constants import LATENT_DOWNSAMPLE
 from training import presets
 from training.flow_matching import context_mask, flow_matching_loss
 from training.tasks.base import (
@@ -67,6 +68,11 @@ class V2MObjective(Objective):
 
 def build(run) -> V2MObjective:
     vae = require_part("vae", run.init, stage=run.stage, produced_by="vae")
+    if vae.config.downsample != LATENT_DOWNSAMPLE:
+        raise ValueError(
+            f"stage {run.stage!r} needs a VAE with 10 latent frames per second (downsample "
+            f"{LATENT_DOWNSAMPLE}); this one has downsample {vae.config.downsample}"
+        )
     # Without dit-pretrain the DiT starts from scratch (the paper's ablation, MuVi Table 4).
     dit = part_from_checkpoints("dit", run.init) or build_part(
         "dit", dataclasses.replace(presets.dit_config(run.preset), latent_channels=vae.config.latent_channels)

@@ -39,14 +39,17 @@ class VAEObjective(Objective):
     def forward(self, batch, *, phase: str, step: int, generator: torch.Generator):
         vae = self.parts["vae"]
         mel = self.mel(batch["wave"])
+        # The batch mask has one entry per 10 fps frame (LATENT_DOWNSAMPLE mel frames); a VAE with a finer
+        # latent (downsample 4) takes every latent frame's first mel frame from it.
         mel_mask = batch["mask"].repeat_interleave(LATENT_DOWNSAMPLE, dim=1)[:, : mel.shape[-1]]
         posterior = vae.encode(mel)
         recon = vae.decode(posterior.sample(generator=generator))[..., : mel.shape[-1]]
         rec = masked_mean((recon - mel).abs(), mel_mask)
         kl_elem = 0.5 * (posterior.mean.pow(2) + posterior.logvar.exp() - 1.0 - posterior.logvar)
-        kl = masked_mean(kl_elem, batch["mask"][:, : kl_elem.shape[-1]])
+        latent_mask = mel_mask[:, :: vae.config.downsample][:, : kl_elem.shape[-1]]
+        kl = masked_mean(kl_elem, latent_mask)
         if self.training:
-            self._track(posterior.mean.detach(), batch["mask"][:, : kl_elem.shape[-1]])
+            self._track(posterior.mean.detach(), latent_mask)
         return rec + KL_WEIGHT * kl, {"loss": rec + KL_WEIGHT * kl, "l1": rec, "kl": kl}
 
     @torch.no_grad()
@@ -66,6 +69,12 @@ def build(run) -> VAEObjective:
     config = presets.vae_config(run.preset)
     if run.latent_channels is not None:
         config = dataclasses.replace(config, latent_channels=run.latent_channels)
+    if run.latent_downsample is not None:
+        # One level per factor 2 (a stride-2 step between consecutive levels): keep the first levels.
+        levels = run.latent_downsample.bit_length()
+        if run.latent_downsample < 1 or 2 ** (levels - 1) != run.latent_downsample:
+            raise ValueError(f"--latent-downsample must be 1, 2, 4 or 8, got {run.latent_downsample}")
+        config = dataclasses.replace(config, channel_mult=config.channel_mult[:levels])
     return VAEObjective(build_part("vae", config))
 
 
