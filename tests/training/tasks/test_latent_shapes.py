@@ -1,4 +1,4 @@
-"""Latent shapes other than MuVi's 8 x 10/s: the VAE trains and exports them; the DiT stages take 10/s only."""
+"""Latent shapes other than 8 x 10/s: the VAE trains them; the DiT stages take 10/s only."""
 
 from __future__ import annotations
 
