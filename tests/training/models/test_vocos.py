@@ -105,3 +105,46 @@ def test_exports_to_onnx_and_matches_pytorch_on_unseen_lengths(tmp_path):
     path = export_graph(graph, tmp_path / "vocoder.onnx")
     report = compare_graph(graph, path, tolerance=FP32_TOLERANCE)
     assert report.passed, report
+
+
+def test_griffin_lim_turns_a_frame_periodic_phase_into_a_tone_without_the_frame_rate_comb():
+    # A 441 Hz tone's magnitudes with the same phase in every frame (what an under-trained phase head
+    # emits): overlap-added as is, the signal repeats every hop, all its energy on multiples of 80 Hz;
+    # the in-graph fast Griffin-Lim makes the phase consistent again.
+    from training.models.vocos import ForwardSTFT, griffin_lim
+
+    sr, f0 = 24000, 441.0
+    t = np.arange(sr * 2) / sr
+    wave = torch.from_numpy(np.sin(2 * np.pi * f0 * t).astype(np.float32))[None]
+    istft, stft = InverseSTFT(1200, HOP_LENGTH), ForwardSTFT(1200, HOP_LENGTH)
+    spec = stft(wave)
+    # Zero-padded ends: the frames past the first and before the last two equal the mel's framing.
+    assert torch.allclose(spec[..., 2:-2], _stft(wave, 1200, HOP_LENGTH)[..., 2:-2], atol=1e-3)
+    real, imag = spec.chunk(2, dim=1)
+    magnitude = torch.sqrt(real**2 + imag**2)
+    phase = torch.rand(magnitude.shape[:2], generator=torch.Generator().manual_seed(0))[..., None] * 2 * np.pi
+    phase = phase.expand_as(magnitude)
+    scrambled = torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
+
+    def comb(y: torch.Tensor) -> float:
+        power = np.abs(np.fft.rfft(y[0].numpy() * np.hanning(y.shape[-1]))) ** 2
+        freqs = np.fft.rfftfreq(y.shape[-1], 1 / sr)
+        near = np.abs(freqs - 80 * np.round(freqs / 80)) <= 2
+        band = (freqs > 40) & (freqs < 4000)
+        return float(power[band & near].sum() / power[band].sum())
+
+    raw = istft(scrambled)
+    refined = istft(griffin_lim(scrambled, istft, stft, 32))
+    assert comb(raw) > 0.5
+    assert comb(refined) < 0.1
+
+
+def test_phase_refinement_runs_at_inference_only():
+    model = VocosGenerator(DEBUG)
+    mel = torch.randn(1, 160, 20)
+    with torch.no_grad():
+        trained = model.train()(mel)
+        raw = model.istft(model.spectrum(mel)).unsqueeze(1)
+        refined = model.eval()(mel)
+    assert torch.equal(trained, raw)
+    assert not torch.allclose(refined, raw)
