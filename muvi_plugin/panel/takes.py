@@ -13,9 +13,10 @@ import json
 import os
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 INDEX = "takes.json"
 SCHEMA = 1
@@ -57,10 +58,18 @@ class Take:
     seconds: float
     sample_rate: int
     created: str
+    report: dict[str, Any] = field(default_factory=dict)  # ScoreReport.to_dict(): the whole record
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    def levels(self) -> str:
+        """What mastering reached, from the record: "-16.0 LUFS, -1.3 dBTP" ("" for older takes)."""
+        m = self.report.get("mastering") or {}
+        if m.get("loudness_lufs") is None:
+            return ""
+        return f"{m['loudness_lufs']:.1f} LUFS, {m['true_peak_dbtp']:.1f} dBTP"
 
     def summary(self) -> str:
         """One line for the takes list."""
