@@ -8,8 +8,6 @@ nothing at `out_dir` (DESIGN.md, "Errors and safety").
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from export import fp16
 from export.graphs import check_parts, graph_defs
 from export.onnx_io import EXPORTER, OPSET, export_graph, graph_spec, sha256_file
 from export.verify import verify_graphs
+from muvi_plugin.atomic import atomic_path
 from muvi_plugin.constants import VIDEO_FPS
 from muvi_plugin.manifest import (
     GRAPH_NAMES,
@@ -87,8 +86,9 @@ def export_bundle(
         raise FileExistsError(f"{out_dir} already exists; choose a new folder or overwrite it")
     manifest_parts = _specs(parts)  # checks the parts before any work
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-    try:
+    # Built in a temporary sibling folder, moved into place whole (an old bundle is replaced whole).
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
         graphs = graph_defs(parts, seed=seed)
         for graph in graphs.values():
             path = export_graph(graph, tmp / f"{graph.name}.onnx")
@@ -107,10 +107,6 @@ def export_bundle(
         )
         manifest = dataclasses.replace(manifest, bundle_id=compute_bundle_id(manifest))
         (tmp / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-        _move_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 
@@ -150,18 +146,6 @@ def _export_provenance() -> dict[str, Any]:
             "onnxruntime": onnxruntime.__version__,
         },
     }
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    if not out_dir.exists():
-        tmp.rename(out_dir)
-        return
-    # Replace: the old bundle is moved aside first, so a failure in between leaves one of the two complete.
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
-    old.rmdir()
-    out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # --- from checkpoints -------------------------------------------------------------------------------------

@@ -3,11 +3,16 @@
     scorer = load_bundle()                      # once: verify the bundle, open its graphs
     result = scorer.score(ScoreRequest("clip.mp4", start=3.0, end=13.5, seed=7),
                           progress=lambda stage, fraction: ..., cancel=threading.Event())
-    write_audio("clip.wav", result.audio, result.sample_rate)
+    result.write("clip.wav")                    # atomic WAV or FLAC
+    record = result.report.to_dict()            # the take's provenance, JSON-ready, versioned
+    again = scorer.score(ScoreReport.from_dict(record).request())   # the same take, bit for bit
 
-`result.audio` has exactly `round((end - start) * sample_rate)` samples. The same seed, bundle, input and
-provider give the same audio. Errors are `MuviError`s (`BundleError`, `Cancelled`,
-`muvi_plugin.media.MediaError`); each message names the file and the problem.
+The API owns the whole take: `score` generates and masters it (`muvi_plugin.mastering`: DC and rumble
+removed, the loudness target and the true-peak ceiling met, both from the bundle's defaults unless the
+request says otherwise), and the report records what mastering reached. `result.audio` has exactly
+`round((end - start) * sample_rate)` samples. The same seed, bundle, input and provider give the same audio.
+Errors are `MuviError`s (`BundleError`, `Cancelled`, `muvi_plugin.media.MediaError`); each message names
+the file and the problem.
 """
 
 from __future__ import annotations
@@ -15,21 +20,27 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from muvi_plugin import media
+from muvi_plugin import __version__, media
 from muvi_plugin.bundle import Bundle, open_bundle
 from muvi_plugin.errors import BundleError, Cancelled, MuviError
 from muvi_plugin.frames import FileFrames, FrameSource, is_frame_source
+from muvi_plugin.mastering import Mastered, Mastering, master
 from muvi_plugin.media import MediaError
 from muvi_plugin.pipeline import STAGES, CancelFlag, Progress, Settings, generate
 
 ERRORS = (MuviError,)  # MediaError is a MuviError; kept as a tuple for `except ERRORS`
 """Everything a front end shows as one line: bad input, a bad bundle, a cancel."""
+REPORT_SCHEMA = 1
+"""Version of `ScoreReport.to_dict()`'s record; `from_dict` reads this version."""
+OFF = "off"
+"""`ScoreRequest.loudness` for no mastering at all (the audio as the model made it)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,9 @@ class ScoreRequest:
         guidance: Classifier-free guidance scale; None for the bundle's default.
         style: Optional reference audio file: the music continues its style (in-context prompt).
         style_start: Where the style prompt starts in `style`, seconds.
+        loudness: Mastering's integrated loudness target in LUFS; None for the bundle's default
+            (`Defaults.loudness_lufs`), `OFF` ("off", or NaN) for no mastering at all.
+        ceiling: Mastering's true-peak ceiling in dBTP; None for the bundle's (`Defaults.true_peak_dbtp`).
     """
 
     video: str | os.PathLike | FrameSource
@@ -56,6 +70,8 @@ class ScoreRequest:
     guidance: float | None = None
     style: str | os.PathLike | None = None
     style_start: float = 0.0
+    loudness: float | str | None = None
+    ceiling: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,9 +90,14 @@ class ScoreReport:
         bundle_id: The bundle's id (changes with any graph or setting).
         provider: The ONNX Runtime execution provider that ran it.
         windows: `(start, end)` seconds of each generation window.
-        seconds: Seconds per stage (`decode`, `encoder`, `adaptor`, `dit`, `vae`, `vocoder`) and `total`.
+        seconds: Seconds per stage (`decode`, `encoder`, `adaptor`, `dit`, `vae`, `vocoder`, `master`)
+            and `total`.
         realtime_factor: Total seconds per second of music (below 1: faster than real time).
         notes: Anything the user should know (e.g. that "auto" ran on the CPU).
+        mastering: The mastering settings (target, None when off; ceiling) and what was reached: integrated
+            loudness, true peak, DC offset, gain (`muvi_plugin.mastering.Mastered`).
+        muvi_version: The muvi that made the take.
+        schema_version: The record's version (`REPORT_SCHEMA`).
     """
 
     video: str
@@ -93,10 +114,59 @@ class ScoreReport:
     seconds: dict[str, float] = field(default_factory=dict)
     realtime_factor: float = 0.0
     notes: tuple[str, ...] = ()
+    mastering: Mastered | None = None
+    muvi_version: str = __version__
+    schema_version: int = REPORT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
+        """The versioned provenance record: JSON-ready (plain dicts, lists, numbers, strings, None)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> ScoreReport:
+        """Read back a record written by `to_dict` (keys it does not know, e.g. a host's own, are ignored).
+
+        Raises:
+            MuviError: Not a record, of another schema version, or missing or malformed fields (named).
+        """
+        if not isinstance(record, Mapping):
+            raise MuviError(f"not a muvi take record (expected a mapping, got {type(record).__name__})")
+        version = record.get("schema_version")
+        if version != REPORT_SCHEMA:
+            raise MuviError(
+                f"take record schema {version!r} is not supported (this muvi reads {REPORT_SCHEMA})"
+            )
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in record.items() if k in names}
+        try:
+            values["windows"] = tuple((float(a), float(b)) for a, b in values.get("windows", ()))
+            values["notes"] = tuple(values.get("notes", ()))
+            values["seconds"] = {str(k): float(v) for k, v in values.get("seconds", {}).items()}
+            if values.get("mastering") is not None:
+                values["mastering"] = Mastered(**values["mastering"])
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            raise MuviError(f"malformed take record ({error})") from error
+
+    def request(self) -> ScoreRequest:
+        """The request that makes this take again (same bundle: the same audio, bit for bit).
+
+        For a take scored from a frame source (a timeline's picture) `video` is that source's name: pass
+        the source again with `dataclasses.replace(report.request(), video=source)`.
+        """
+        m = self.mastering
+        return ScoreRequest(
+            video=self.video,
+            start=self.start,
+            end=self.end,
+            seed=self.seed,
+            steps=self.steps,
+            guidance=self.guidance,
+            style=self.style,
+            style_start=self.style_start,
+            loudness=None if m is None else (OFF if m.target_lufs is None else m.target_lufs),
+            ceiling=None if m is None else m.ceiling_dbtp,
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +180,16 @@ class ScoreResult:
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the take as 16-bit WAV or FLAC (by the suffix), atomically; returns the path.
+
+        Raises:
+            MuviError: An unsupported suffix, a missing folder, or a write failure (nothing is left behind).
+        """
+        from muvi_plugin.audio_io import write_audio  # PyAV's muxers: only writing needs them
+
+        return write_audio(path, self.audio, self.sample_rate)
 
 
 class Scorer:
@@ -192,6 +272,27 @@ class Scorer:
             source=source,
         )
 
+    def mastering(self, request: ScoreRequest) -> Mastering:
+        """The request's mastering settings, the bundle's defaults filled in.
+
+        Raises:
+            MuviError: A loudness target outside -70..0 LUFS or a ceiling outside -20..0 dBTP.
+        """
+        d = self.bundle.manifest.defaults
+        loudness = d.loudness_lufs if request.loudness is None else request.loudness
+        ceiling = d.true_peak_dbtp if request.ceiling is None else request.ceiling
+        if isinstance(loudness, str) and loudness.lower() != OFF:
+            raise MuviError(f"loudness must be LUFS or {OFF!r}, got {loudness!r}")
+        if isinstance(loudness, str) or math.isnan(loudness):
+            loudness = None
+        elif not -70.0 <= loudness <= 0.0:
+            raise MuviError(f"loudness must be between -70 and 0 LUFS, got {loudness:g}")
+        if not -20.0 <= ceiling <= 0.0:  # NaN fails too
+            raise MuviError(f"the true-peak ceiling must be between -20 and 0 dBTP, got {ceiling:g}")
+        return Mastering(
+            loudness_lufs=None if loudness is None else float(loudness), ceiling_dbtp=float(ceiling)
+        )
+
     def score(
         self,
         request: ScoreRequest,
@@ -209,7 +310,7 @@ class Scorer:
             cancel: Anything with `is_set()` (a `threading.Event`), checked between stages and steps.
 
         Returns:
-            Exactly `round((end - start) * sample_rate)` samples and the report.
+            Exactly `round((end - start) * sample_rate)` samples, mastered (`mastering`), and the report.
 
         Raises:
             Cancelled: `cancel` was set.
@@ -218,8 +319,14 @@ class Scorer:
         """
         began = time.perf_counter()
         settings = self.settings(request)
+        finish = self.mastering(request)
         made = generate(self.bundle, settings, progress=progress, cancel=cancel)
         seconds = {stage: made.seconds[stage] for stage in STAGES}
+        mastering_began = time.perf_counter()
+        audio, mastered = master(made.audio, self.sample_rate, finish)
+        seconds["master"] = time.perf_counter() - mastering_began
+        if cancel is not None and cancel.is_set():  # pressed during the last step or mastering
+            raise Cancelled()
         seconds["total"] = time.perf_counter() - began
         rate = self.bundle.manifest.latent.rate
         windows = tuple(
@@ -241,10 +348,11 @@ class Scorer:
             seconds=seconds,
             realtime_factor=seconds["total"] / (settings.end - settings.start),
             notes=self.bundle.notes,
+            mastering=mastered,
         )
         if progress is not None:
             progress("done", 1.0)
-        return ScoreResult(made.audio, self.sample_rate, report)
+        return ScoreResult(audio, self.sample_rate, report)
 
 
 def _is_int(value: object) -> bool:
@@ -269,9 +377,13 @@ def load_bundle(
 
 __all__ = [
     "ERRORS",
+    "OFF",
+    "REPORT_SCHEMA",
     "BundleError",
     "Cancelled",
     "FrameSource",
+    "Mastered",
+    "Mastering",
     "MediaError",
     "MuviError",
     "ScoreReport",

@@ -1,15 +1,14 @@
-"""Outputs: audio files, loudness, and a copy of the video with the music in it (numpy, PyAV, pyloudnorm).
+"""Outputs: audio files and a copy of the video with the music in it (numpy, PyAV).
 
-Every writer is atomic: it writes a temporary file in the destination folder and renames it over the
-destination only when complete (`os.replace`, atomic on one file system), so an error, a cancel or a crash
-never leaves a partial file, and an existing file is replaced only by a whole one. Inputs are never opened
-for writing.
+Every writer is atomic (`muvi_plugin.atomic`): it writes a temporary file in the destination folder and
+renames it over the destination only when complete, so an error, a cancel or a crash never leaves a partial
+file, and an existing file is replaced only by a whole one. Inputs are never opened for writing. Loudness
+and peaks are mastering's job (`muvi_plugin.mastering`, applied by the scoring API), not the writers'.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import av
 import numpy as np
 from av.audio.stream import AudioStream
 
+from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
 from muvi_plugin.media import MediaError
 
@@ -31,7 +31,6 @@ MUX_FORMATS = {
     ".mov": ("mov", "aac", "fltp"),
     ".mkv": ("matroska", "flac", "s16"),
 }
-PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for the inter-sample peaks of lossy encoders
 _CHUNK = 1 << 15  # samples per encoded frame handed to PyAV (it re-frames to the codec's frame size)
 
 
@@ -59,37 +58,6 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) ->
         stream.format = sample_format
         _encode(container, stream, audio, sample_rate=sample_rate, sample_format=sample_format)
     return path
-
-
-def normalize_loudness(
-    audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0, *, peak_ceiling: float = PEAK_CEILING
-) -> np.ndarray:
-    """Scale audio to an integrated loudness (ITU-R BS.1770, via pyloudnorm), never past a peak ceiling.
-
-    Args:
-        audio: float `(samples,)`.
-        sample_rate: Samples per second.
-        target_lufs: Integrated loudness to reach, in LUFS.
-        peak_ceiling: Largest absolute sample value allowed after the gain; when reaching the target would
-            pass it, the gain stops there (the result is then quieter than the target, but never clips).
-
-    Returns:
-        float32 `(samples,)`. Silence, and audio shorter than one 400 ms gating block (whose loudness is
-        undefined), come back unchanged.
-    """
-    import pyloudnorm  # imported here: it pulls in scipy, which only this function needs
-
-    audio = np.asarray(audio, dtype=np.float32)
-    block = 0.4  # seconds: BS.1770's gating block, pyloudnorm's minimum input
-    if audio.size < block * sample_rate or not np.any(audio):
-        return audio
-    loudness = pyloudnorm.Meter(sample_rate, block_size=block).integrated_loudness(audio.astype(np.float64))
-    if not np.isfinite(loudness):  # every block below the absolute gate (-70 LUFS): silence for BS.1770
-        return audio
-    gain = 10 ** ((target_lufs - loudness) / 20)
-    peak = float(np.max(np.abs(audio)))
-    gain = min(gain, peak_ceiling / peak)
-    return (audio * gain).astype(np.float32)
 
 
 def mux_into_copy(
@@ -197,17 +165,10 @@ def _atomic(path: Path) -> Iterator[Path]:
 
     Encoder and file-system failures inside the block become a `MuviError` naming `path`.
     """
-    folder = path.parent
-    if not folder.is_dir():
-        raise MuviError(f"{path}: the folder {folder} does not exist")
-    # A fresh name rather than mkstemp: the writer creates the file, so it gets the user's usual permissions.
-    tmp = folder / f".{path.stem}.{secrets.token_hex(6)}.part{path.suffix}"
+    if not path.parent.is_dir():
+        raise MuviError(f"{path}: the folder {path.parent} does not exist")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            yield tmp
     except (av.error.FFmpegError, OSError) as error:
-        tmp.unlink(missing_ok=True)
         raise MuviError(f"{path}: cannot write ({getattr(error, 'strerror', None) or error})") from error
-    except BaseException:  # KeyboardInterrupt and Cancelled included: never leave a partial file
-        tmp.unlink(missing_ok=True)
-        raise

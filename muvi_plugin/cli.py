@@ -159,13 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from muvi_plugin.api import MuviError, ScoreRequest, load_bundle
-    from muvi_plugin.audio_io import (
-        AUDIO_FORMATS,
-        MUX_FORMATS,
-        mux_into_copy,
-        normalize_loudness,
-        write_audio,
-    )
+    from muvi_plugin.atomic import write_text
+    from muvi_plugin.audio_io import AUDIO_FORMATS, MUX_FORMATS, mux_into_copy
 
     out = args.out if args.out is not None else Path.cwd() / f"{args.video.stem}.muvi.wav"
     # Check what can be checked before the model loads and the work starts.
@@ -186,31 +181,32 @@ def _score(args: argparse.Namespace) -> int:
         guidance=args.cfg,
         style=args.style,
         style_start=args.style_start,
+        loudness=args.loudness,  # NaN: off
     )
     scorer.settings(request)  # bad input fails here, in one line, before a progress bar is drawn
     with _ctrl_c_cancels() as cancel, _progress_bar() as progress:
         result = scorer.score(request, progress=progress, cancel=cancel)
-    target = scorer.bundle.manifest.defaults.loudness_lufs if args.loudness is None else args.loudness
-    audio = (
-        result.audio if math.isnan(target) else normalize_loudness(result.audio, result.sample_rate, target)
-    )
     # From here on Ctrl-C raises KeyboardInterrupt, and the atomic writers remove their temporary files.
-    write_audio(out, audio, result.sample_rate)
+    result.write(out)
     if args.report is not None:
         # Front ends that run `muvi score` out of process (Resolve) read the take's provenance from here.
-        args.report.write_text(json.dumps(result.report.to_dict(), indent=2), encoding="utf-8")
+        write_text(args.report, json.dumps(result.report.to_dict(), indent=2))
     if args.mux is not None:
         try:
-            mux_into_copy(args.video, audio, result.sample_rate, args.mux, start=result.report.start)
+            mux_into_copy(args.video, result.audio, result.sample_rate, args.mux, start=result.report.start)
         except BaseException:
             out.unlink(missing_ok=True)  # all or nothing: the job did not complete
             raise
-    r = result.report
+    r, m = result.report, result.report.mastering
+    levels = (
+        f", {m.loudness_lufs:.1f} LUFS, {m.true_peak_dbtp:.1f} dBTP" if m.loudness_lufs is not None else ""
+    )
     print(
         f"{out}: {result.duration:.2f} s of music for {r.video} {r.start:g}-{r.end:g} s "
         f"(seed {r.seed}, {r.steps} steps, guidance {r.guidance:g}, {len(r.windows)} window(s), "
         f"{r.provider.removesuffix('ExecutionProvider')}, {r.seconds['total']:.1f} s, "
-        f"RTF {r.realtime_factor:.2f})" + (f"; video copy: {args.mux}" if args.mux is not None else "")
+        f"RTF {r.realtime_factor:.2f}{levels})"
+        + (f"; video copy: {args.mux}" if args.mux is not None else "")
     )
     return 0
 

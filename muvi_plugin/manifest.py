@@ -114,7 +114,8 @@ class Defaults:
     context_seconds: float = 5.0  # tail of the previous window kept clean when continuing (in-context)
     crossfade_seconds: float = 1.0  # equal-power crossfade inside the overlap
     style_seconds: float = 10.0  # longest style prompt taken from a reference
-    loudness_lufs: float = -16.0
+    loudness_lufs: float = -16.0  # mastering's integrated loudness target (muvi_plugin.mastering)
+    true_peak_dbtp: float = -1.0  # mastering's true-peak ceiling
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from muvi_plugin.atomic import atomic_path
 from training import checkpoint as ckpt
 from training.loop import STAGES, RunConfig, train
 
@@ -249,8 +250,8 @@ def snapshot(recipe: Recipe, work: Path, keep: Path) -> list[Path]:
             continue
         keep.mkdir(parents=True, exist_ok=True)
         target = keep / partial_name(plan.stage)
-        shutil.copyfile(last, target.with_suffix(".tmp"))
-        os.replace(target.with_suffix(".tmp"), target)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(last, tmp)
         kept.append(target)
     return kept
 

@@ -6,6 +6,7 @@ slow part left on the main thread is Blender's render of the range, which cannot
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -113,10 +114,11 @@ def redo(scene, strip, *, new_seed: bool, package: str | None = None) -> jobs.Jo
     The new music goes on a free channel; the old strip stays, so the takes can be compared.
     """
     p = timeline.PROPERTY_PREFIX
+    record = json.loads(strip.get(p + "report", "{}"))  # the take's record; older strips: the flat keys
     options = Options(
-        seed=random.randrange(2**31) if new_seed else int(strip[p + "seed"]),
-        steps=int(strip.get(p + "steps", 0)),
-        guidance=float(strip.get(p + "guidance", 0.0)),
+        seed=random.randrange(2**31) if new_seed else int(record.get("seed", strip[p + "seed"])),
+        steps=int(record.get("steps", strip.get(p + "steps", 0))),
+        guidance=float(record.get("guidance", strip.get(p + "guidance", 0.0))),
         style=str(strip.get(p + "style", "")),
         bundle=str(strip.get(p + "bundle", "")),
         use_source_movie=True,

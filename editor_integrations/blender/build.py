@@ -4,7 +4,7 @@
                                                 [--wheels-from DIR] [--blender PATH]
 
 Downloads (`pip download --only-binary=:all:`) the runtime's wheels for Python 3.11 for each platform —
-onnxruntime, av, opentimelineio, pyloudnorm (with scipy), tqdm — with their dependencies, except numpy:
+onnxruntime, av, opentimelineio, pyloudnorm, pedalboard, scipy, tqdm — with their dependencies, except numpy:
 Blender's own is used. `--wheels-from DIR` takes them from a folder instead (no network). muvi itself goes
 in as a wheel of `muvi_plugin` alone. The zip is made by Blender's extension tool (`build
 --split-platforms`, then `validate`): `blender --command extension` when a Blender executable is found,
@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PYTHON = "3.11"  # Blender 4.2 to 5.0 embed Python 3.11
-RUNTIME = ["onnxruntime", "av", "opentimelineio", "pyloudnorm", "tqdm"]
+RUNTIME = ["onnxruntime", "av", "opentimelineio", "pyloudnorm", "pedalboard", "scipy", "tqdm"]
 # Blender platform -> pip platform tags. pip expands a macOS tag to the older macOS versions, but not a
 # manylinux tag to the older glibc ones (opentimelineio ships manylinux_2_17 only): list those. Blender 4.2+
 # needs glibc 2.28, so every wheel up to manylinux_2_28 runs in it.

@@ -11,7 +11,6 @@ Errors go to stderr (the job's log) with exit code 2; the parent cancels the job
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import traceback
@@ -22,9 +21,8 @@ def _emit(message: dict) -> None:
 
 
 def run(spec: dict) -> dict:
-    """Score `spec`'s range and write the loudness-normalised music to `spec["out"]` (atomically)."""
+    """Score `spec`'s range and write the mastered music to `spec["out"]` (atomically); the take's record."""
     from muvi_plugin.api import ScoreRequest, load_bundle
-    from muvi_plugin.audio_io import normalize_loudness, write_audio
 
     _emit({"stage": "load", "fraction": 0.0})
     scorer = load_bundle(spec.get("bundle") or None, device=spec.get("device", "auto"))
@@ -42,11 +40,7 @@ def run(spec: dict) -> dict:
         _emit({"stage": stage, "fraction": fraction})
 
     result = scorer.score(request, progress=progress)
-    target = scorer.bundle.manifest.defaults.loudness_lufs
-    audio = result.audio
-    if not math.isnan(target):
-        audio = normalize_loudness(audio, result.sample_rate, target)
-    write_audio(spec["out"], audio, result.sample_rate)
+    result.write(spec["out"])
     return result.report.to_dict()
 
 

@@ -183,8 +183,9 @@ def _finish(job: Job) -> None:
         scene = bpy.data.scenes.get(job.scene)
         if scene is None:
             raise RuntimeError(f"the scene {job.scene!r} no longer exists; the music is in {job.result}")
-        props = dict(job.props, bundle_id=job.report.get("bundle_id", ""))
-        props.update(steps=job.report.get("steps", 0), guidance=job.report.get("guidance", 0.0))
+        r = job.report  # the take's record (muvi_plugin.api.ScoreReport.to_dict), kept whole on the strip
+        props = dict(job.props, bundle_id=r.get("bundle_id", ""), report=json.dumps(r, sort_keys=True))
+        props.update(steps=r.get("steps", 0), guidance=r.get("guidance", 0.0))
         strip = timeline.insert_sound(
             scene,
             name=f"muvi seed {job.spec['seed']}",

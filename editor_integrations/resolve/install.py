@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import editor_integrations
+from muvi_plugin.atomic import write_text
 
 MENUS = ("Edit", "Utility")
 SCRIPT_NAME = "muvi.py"
@@ -64,9 +65,7 @@ def install(
     package_parent = str(Path(editor_integrations.__file__).resolve().parent.parent)
     text = script_text(muvi_path=package_parent, command=muvi_command())
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target)  # Resolve never sees half a script
+    write_text(target, text)  # atomic: Resolve never sees half a script
     return target
 
 

@@ -200,6 +200,7 @@ def _provenance(report: dict[str, Any], timeline: Timeline, span: FrameRange, au
     keys = ("seed", "steps", "guidance", "bundle_id", "provider")
     return {
         **{key: report.get(key) for key in keys},
+        "report": report,  # the take's whole record (ScoreReport.to_dict), mastering reached included
         "timeline": timeline.GetName(),
         "range": {"first": span.first, "frames": span.frames, "marked": span.marked},
         "rate": str(span.rate),

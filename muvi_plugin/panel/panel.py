@@ -311,6 +311,7 @@ class MuviPanel(TakeActions, QWidget):
             seconds=r.seconds["total"],
             sample_rate=result.sample_rate,
             created=now(),
+            report=r.to_dict(),
         )
         store.add(take)
         if store is self.store:

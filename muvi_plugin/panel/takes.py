@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from muvi_plugin.atomic import write_text
 
 INDEX = "takes.json"
 SCHEMA = 1
@@ -57,10 +59,18 @@ class Take:
     seconds: float
     sample_rate: int
     created: str
+    report: dict[str, Any] = field(default_factory=dict)  # ScoreReport.to_dict(): the whole record
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    def levels(self) -> str:
+        """What mastering reached, from the record: "-16.0 LUFS, -1.3 dBTP" ("" for older takes)."""
+        m = self.report.get("mastering") or {}
+        if m.get("loudness_lufs") is None:
+            return ""
+        return f"{m['loudness_lufs']:.1f} LUFS, {m['true_peak_dbtp']:.1f} dBTP"
 
     def summary(self) -> str:
         """One line for the takes list."""
@@ -133,14 +143,7 @@ class TakeStore:
         """Write the index atomically (a temporary file renamed over it), so a crash never truncates it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {"schema": SCHEMA, "video": os.fspath(self.video), "takes": [asdict(t) for t in self.takes]}
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".takes-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-            os.replace(tmp, self.folder / INDEX)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text(self.folder / INDEX, json.dumps(data, indent=1))
 
 
 def now() -> str:

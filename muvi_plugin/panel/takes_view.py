@@ -131,7 +131,8 @@ class TakesView(QGroupBox):
         self.list.blockSignals(True)
         item.setData(Qt.ItemDataRole.DisplayRole, take.summary())
         item.setData(_NAME, take.name)
-        item.setToolTip(f"bundle {take.bundle_id}\nmade {take.created}")
+        levels = f"\n{take.levels()}" if take.levels() else ""
+        item.setToolTip(f"bundle {take.bundle_id}\nmade {take.created}{levels}")
         self.list.blockSignals(False)
 
     def _renamed(self, item: QListWidgetItem) -> None:

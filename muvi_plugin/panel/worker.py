@@ -7,7 +7,6 @@ scoring API checks between stages and steps — a queued slot could not run whil
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from muvi_plugin.api import Cancelled, MuviError, Scorer, ScoreRequest, load_bundle
-from muvi_plugin.audio_io import normalize_loudness, write_audio
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class ScoreWorker(QObject):
 
     Signals:
         progress(stage, fraction): from the scoring API's progress callback.
-        succeeded(result, path): the `ScoreResult` and the written WAV (loudness-normalised).
+        succeeded(result, path): the `ScoreResult` and the written WAV (mastered).
         failed(message): a readable one-line message (a `MuviError`'s text), never a traceback.
         cancelled(): the cancel flag stopped the job; nothing was written.
         finished(): always last, whatever happened.
@@ -75,17 +73,9 @@ class ScoreWorker(QObject):
         try:
             self.progress.emit("loading bundle", 0.0)
             scorer = self.scorers.get(self.job.bundle, self.job.device)
+            # Mastered by the API (the bundle's loudness and ceiling, like every front end).
             result = scorer.score(self.job.request, progress=self.progress.emit, cancel=self.cancel_flag)
-            # Same loudness handling as `muvi score`: the bundle's target, unless it says off (NaN).
-            target = scorer.bundle.manifest.defaults.loudness_lufs
-            audio = (
-                result.audio
-                if math.isnan(target)
-                else normalize_loudness(result.audio, result.sample_rate, target)
-            )
-            if self.cancel_flag.is_set():  # pressed after the last step: still nothing may be written
-                raise Cancelled()
-            write_audio(self.job.out, audio, result.sample_rate)  # atomic: no partial file, ever
+            result.write(self.job.out)  # atomic: no partial file, ever
             self.succeeded.emit(result, self.job.out)
         except Cancelled:
             self.cancelled.emit()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
 from muvi_plugin.timeline.score import TimelineJob, audio_path, open_job, score_range
@@ -98,11 +98,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    """Atomically: a kill mid-write leaves the previous manifest, never half of one."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
+    """Atomically: a failure or a kill mid-write leaves the previous manifest, never half of one."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as file:
         json.dump(data, file, indent=2, default=str)
-    os.replace(temporary, path)
 
 
 def _outputs(timelines: list[Path], options: BatchOptions) -> list[Path]:

@@ -7,7 +7,6 @@ result.out, [s.audio for s in result.scored], result.warnings
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Callable
@@ -17,9 +16,8 @@ from typing import Any
 
 import opentimelineio as otio
 
-from muvi_plugin import __version__
 from muvi_plugin.api import Scorer, ScoreRequest
-from muvi_plugin.audio_io import AUDIO_FORMATS, normalize_loudness, write_audio
+from muvi_plugin.audio_io import AUDIO_FORMATS
 from muvi_plugin.errors import MuviError
 from muvi_plugin.pipeline import CancelFlag, Progress
 from muvi_plugin.timeline.picture import TimelinePicture
@@ -128,27 +126,27 @@ def score_range(
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
 ) -> ScoredRange:
-    """Music for one range, written atomically to `path`, with what a re-make needs in its metadata."""
+    """Music for one range, written atomically to `path`, with its take record in the metadata.
+
+    The metadata is the take's `ScoreReport.to_dict()` (read back with `ScoreReport.from_dict`) plus the
+    timeline's own keys: `timeline`, `range`, `rate`, `sample_rate`, `warnings`.
+    """
     start, end = score_range.seconds
     request = ScoreRequest(
-        picture, start=start, end=end, seed=job.seed, steps=job.steps, guidance=job.guidance
+        picture,
+        start=start,
+        end=end,
+        seed=job.seed,
+        steps=job.steps,
+        guidance=job.guidance,
+        loudness=job.loudness,
     )
     result = scorer.score(request, progress=progress, cancel=cancel)
-    target = scorer.bundle.manifest.defaults.loudness_lufs if job.loudness is None else job.loudness
-    audio = (
-        result.audio if math.isnan(target) else normalize_loudness(result.audio, result.sample_rate, target)
-    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_audio(path, audio, result.sample_rate)
-    r = result.report
+    result.write(path)
+    # The take's record (ScoreReport.to_dict: settings, mastering reached, versions) plus where it sits.
     metadata: dict[str, Any] = {
-        "seed": r.seed,
-        "steps": r.steps,
-        "guidance": r.guidance,
-        "loudness_lufs": None if math.isnan(target) else target,
-        "bundle_id": r.bundle_id,
-        "provider": r.provider,
-        "muvi_version": __version__,
+        **result.report.to_dict(),
         "timeline": picture.name,
         "range": {"name": score_range.name, "start_frame": score_range.start, "frames": score_range.frames},
         "rate": score_range.rate,

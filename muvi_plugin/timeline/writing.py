@@ -10,8 +10,6 @@ written only if it reads back with the music track in it (EDL keeps only the fir
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import opentimelineio as otio
 
+from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
 
@@ -120,9 +119,8 @@ def write_timeline(
         raise MuviError(f"{path}: the folder {path.parent} does not exist")
     if ADAPTERS[suffix] == "fcp_xml":
         timeline = _for_fcp7(timeline)
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        temporary = folder / path.name
+    # A file, or a folder for .otiod (an old .otiod is replaced whole).
+    with atomic_path(path) as temporary:
         try:
             otio.adapters.write_to_file(timeline, os.fspath(temporary), adapter_name=ADAPTERS[suffix])
             back = otio.adapters.read_from_file(os.fspath(temporary), adapter_name=ADAPTERS[suffix])
@@ -134,11 +132,6 @@ def write_timeline(
         kept = {c.name for c in back.find_clips()}
         if not wanted <= kept:
             raise MuviError(f"{path}: the {ADAPTERS[suffix]} format dropped the music track; write .otio")
-        if path.is_dir():
-            shutil.rmtree(path)  # an old .otiod bundle
-        os.replace(temporary, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     return path
 
 

@@ -8,10 +8,20 @@ import sys
 import threading
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
-from muvi_plugin.api import Cancelled, MediaError, MuviError, ScoreRequest, load_bundle
+from muvi_plugin.api import (
+    REPORT_SCHEMA,
+    Cancelled,
+    MediaError,
+    MuviError,
+    ScoreReport,
+    ScoreRequest,
+    load_bundle,
+)
+from muvi_plugin.mastering import integrated_loudness, true_peak
 from muvi_plugin.pipeline import decode_latents, generate
 from muvi_plugin.windows import equal_power_fade
 from tests import media_factory as mf
@@ -60,7 +70,8 @@ def test_real_footage_gets_exactly_the_requested_length(scorer):
     assert report.guidance == scorer.bundle.manifest.defaults.guidance
     assert report.bundle_id == scorer.bundle_id and report.provider == "CPUExecutionProvider"
     assert report.windows == ((3.0, 13.5),)
-    assert set(report.seconds) == {"decode", "encoder", "adaptor", "dit", "vae", "vocoder", "total"}
+    stages_timed = {"decode", "encoder", "adaptor", "dit", "vae", "vocoder", "master", "total"}
+    assert set(report.seconds) == stages_timed
     assert report.seconds["total"] >= sum(v for k, v in report.seconds.items() if k != "total") > 0
     assert report.realtime_factor == pytest.approx(report.seconds["total"] / 10.5)
     assert json.loads(json.dumps(report.to_dict()))["bundle_id"] == scorer.bundle_id
@@ -127,8 +138,8 @@ def test_long_ranges_continue_window_by_window(short_windows, video):
             atol=1e-6,
         )
         np.testing.assert_allclose(joined[cut + fade :], tail[cut + fade :], atol=1e-6)
-    # The public API gives the same audio and reports the windows in seconds.
-    result = scorer.score(request)
+    # The public API gives the same audio (mastering off) and reports the windows in seconds.
+    result = scorer.score(dataclasses.replace(request, loudness="off"))
     np.testing.assert_array_equal(result.audio, made.audio)
     assert np.allclose(result.report.windows, [(0.2, 3.2), (2.2, 5.2), (4.2, 7.2), (6.2, 7.5)])
 
@@ -148,7 +159,8 @@ def test_a_style_prompt_changes_the_music_and_stays_out_of_it(scorer, video, tmp
     assert len(made.audio) == len(plain.audio) == 60_000
     assert np.abs(made.latents[0] - plain.latents[0]).max() > 0.1
     assert not np.array_equal(made.audio, plain.audio)
-    result = scorer.score(ScoreRequest(video, end=2.5, seed=1, steps=STEPS, style=reference, style_start=0.5))
+    request = ScoreRequest(video, end=2.5, seed=1, steps=STEPS, style=reference, style_start=0.5)
+    result = scorer.score(dataclasses.replace(request, loudness="off"))  # unmastered: the pipeline's audio
     np.testing.assert_array_equal(result.audio, made.audio)
     assert result.report.style == str(reference)
 
@@ -219,3 +231,45 @@ def test_scoring_never_loads_torch(debug_bundle, video):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_take_is_mastered_to_the_bundle_defaults_or_the_request(scorer, video, tmp_path):
+    request = ScoreRequest(video, start=0.5, end=4.5, seed=2, steps=STEPS)
+    raw = scorer.score(dataclasses.replace(request, loudness="off"))
+    assert raw.report.mastering.target_lufs is None  # off: the model's audio, only measured
+    d = scorer.bundle.manifest.defaults
+    for loudness, target in ((None, d.loudness_lufs), (-23.0, -23.0)):
+        result = scorer.score(dataclasses.replace(request, loudness=loudness))
+        m = result.report.mastering
+        assert (m.target_lufs, m.ceiling_dbtp) == (target, d.true_peak_dbtp)
+        assert abs(integrated_loudness(result.audio, 24_000) - target) <= 0.5
+        assert true_peak(result.audio) <= d.true_peak_dbtp
+        assert m.loudness_lufs == pytest.approx(integrated_loudness(result.audio, 24_000), abs=1e-6)
+        assert abs(float(np.mean(result.audio))) < 0.005 and not np.array_equal(result.audio, raw.audio)
+    with pytest.raises(MuviError, match="loudness must be between -70 and 0 LUFS"):
+        scorer.score(dataclasses.replace(request, loudness=5.0))
+    with pytest.raises(MuviError, match="ceiling"):
+        scorer.score(dataclasses.replace(request, ceiling=3.0))
+
+
+def test_the_record_round_trips_and_remakes_the_take_bit_for_bit(scorer, video, tmp_path):
+    result = scorer.score(ScoreRequest(video, start=1.0, end=3.5, seed=11, steps=STEPS, loudness=-20.0))
+    record = json.loads(json.dumps(result.report.to_dict()))  # through JSON, as every host stores it
+    assert record["schema_version"] == REPORT_SCHEMA and record["muvi_version"]
+    assert record["mastering"]["target_lufs"] == -20.0 and record["mastering"]["loudness_lufs"] is not None
+    back = ScoreReport.from_dict({**record, "host_key": "ignored"})
+    assert back == result.report
+    again = scorer.score(back.request())
+    np.testing.assert_array_equal(again.audio, result.audio)
+    # ... and the written file is those samples (16-bit), atomically, nothing else left in the folder.
+    out = result.write(tmp_path / "take.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]
+    with av.open(str(out)) as container:
+        samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+    np.testing.assert_array_equal(samples, np.round(result.audio * 32767.0).astype(np.int16))
+    for bad, message in (
+        ({**record, "schema_version": 99}, "schema 99"),
+        ({"schema_version": 1}, "malformed"),
+    ):
+        with pytest.raises(MuviError, match=message):
+            ScoreReport.from_dict(bad)

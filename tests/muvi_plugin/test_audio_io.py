@@ -1,4 +1,4 @@
-"""Outputs: atomic WAV/FLAC, loudness normalisation, and the video copy with the music muxed in."""
+"""Outputs: atomic WAV/FLAC and the video copy with the music muxed in (loudness: test_mastering.py)."""
 
 import hashlib
 from pathlib import Path
@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from muvi_plugin.audio_io import PEAK_CEILING, mux_into_copy, normalize_loudness, write_audio
+from muvi_plugin.audio_io import mux_into_copy, write_audio
 from muvi_plugin.errors import MuviError
 from muvi_plugin.media import MediaError, probe
 from tests import media_factory as mf
@@ -61,27 +61,6 @@ def test_write_is_atomic_and_refuses_unknown_formats(tmp_path):
         write_audio(existing, music(0.5), 0)
     assert sha256(existing) == before
     assert leftovers(tmp_path, {"keep.wav"}) == []
-
-
-def test_loudness_lands_on_the_target():
-    pyloudnorm = pytest.importorskip("pyloudnorm")
-    meter = pyloudnorm.Meter(RATE)
-    audio = music(3.0, amplitude=0.05)
-    for target in (-16.0, -23.0):
-        louder = normalize_loudness(audio, RATE, target)
-        assert abs(meter.integrated_loudness(louder.astype(np.float64)) - target) < 0.5
-        assert louder.dtype == np.float32 and louder.shape == audio.shape
-
-
-def test_loudness_never_clips_and_leaves_silence_alone():
-    spiky = np.zeros(RATE * 2, np.float32)
-    spiky[::4800] = 0.5  # quiet on average, with peaks: -6 LUFS would push them far past full scale
-    out = normalize_loudness(spiky, RATE, -6.0)
-    assert np.max(np.abs(out)) == pytest.approx(PEAK_CEILING, rel=1e-5)
-    silence = np.zeros(RATE, np.float32)
-    np.testing.assert_array_equal(normalize_loudness(silence, RATE), silence)
-    short = music(0.1)
-    np.testing.assert_array_equal(normalize_loudness(short, RATE), short)
 
 
 def packets(path: Path) -> list[tuple[bytes, float | None, float | None, bool]]:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from muvi_plugin.atomic import atomic_path
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,8 @@ def _note(value: Any) -> str | None:
 def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     """Call ``write(temporary_path)``, then rename the temporary file over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(os.fspath(tmp))
     return path
 
 

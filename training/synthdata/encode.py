@@ -15,6 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from muvi_plugin.atomic import atomic_path
+
 _AUDIO_CHUNK = 4096  # samples per audio frame handed to the encoder
 
 
@@ -45,33 +47,29 @@ def write_clip(
     path = Path(path)
     if audio.dtype != np.int16 or audio.ndim != 1:
         raise ValueError("audio must be int16 mono samples")
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        with av.open(str(temporary), "w", format="matroska", options={"fflags": "+bitexact"}) as container:
-            video = container.add_stream("libx264", rate=fps)
-            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-            video.codec_context.thread_count = 1
-            video.codec_context.gop_size = fps  # a keyframe a second: segment reads seek little
-            video.options = {"crf": str(crf), "preset": preset}
-            sound = container.add_stream("flac", rate=sample_rate, layout="mono")
-            sound.codec_context.flags |= av.codec.context.Flags.bitexact
-            written = 0  # audio samples muxed so far: kept just ahead of the pictures
-            for index, picture in enumerate(frames):
-                if picture.shape != (height, width, 3):
-                    raise ValueError(
-                        f"frame {index} has shape {picture.shape}, expected {(height, width, 3)}"
-                    )
-                until = min(round((index + 1) * sample_rate / fps), audio.size)
-                written = _mux_audio(container, sound, audio, written, until, sample_rate)
-                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-                frame.pts, frame.time_base = index, Fraction(1, fps)
-                container.mux(video.encode(frame))
-            _mux_audio(container, sound, audio, written, audio.size, sample_rate)
-            container.mux(video.encode(None))
-            container.mux(sound.encode(None))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with (
+        atomic_path(path) as temporary,
+        av.open(str(temporary), "w", format="matroska", options={"fflags": "+bitexact"}) as container,
+    ):
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.codec_context.thread_count = 1
+        video.codec_context.gop_size = fps  # a keyframe a second: segment reads seek little
+        video.options = {"crf": str(crf), "preset": preset}
+        sound = container.add_stream("flac", rate=sample_rate, layout="mono")
+        sound.codec_context.flags |= av.codec.context.Flags.bitexact
+        written = 0  # audio samples muxed so far: kept just ahead of the pictures
+        for index, picture in enumerate(frames):
+            if picture.shape != (height, width, 3):
+                raise ValueError(f"frame {index} has shape {picture.shape}, expected {(height, width, 3)}")
+            until = min(round((index + 1) * sample_rate / fps), audio.size)
+            written = _mux_audio(container, sound, audio, written, until, sample_rate)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            container.mux(video.encode(frame))
+        _mux_audio(container, sound, audio, written, audio.size, sample_rate)
+        container.mux(video.encode(None))
+        container.mux(sound.encode(None))
 
 
 def _mux_audio(container, stream, audio: np.ndarray, start: int, end: int, sample_rate: int) -> int:

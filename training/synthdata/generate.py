@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import resource
 import warnings
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from muvi_plugin.atomic import write_text
 from training.synthdata.corpus import (
     PieceError,
     PieceRef,
@@ -202,7 +202,7 @@ def generate(
     out = Path(config.out)
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
-        for stale in (out / split).glob(".*.partial*"):  # left by a killed run
+        for stale in (out / split).glob(".*.part*"):  # left by a killed run (muvi_plugin.atomic's names)
             stale.unlink()
     if pieces is None:
         pieces = default_pieces(config)
@@ -333,9 +333,7 @@ def _write_manifests(out: Path, planned: list[Job], *, skipped, cpu: float, rend
 
 
 def _write_json(path: Path, data: dict) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(temporary, path)
+    write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def _cpu_seconds() -> float:

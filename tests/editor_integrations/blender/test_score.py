@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ bpy = pytest.importorskip("bpy")
 
 from editor_integrations.blender import compat, jobs, picture, timeline  # noqa: E402
 from muvi_plugin import media  # noqa: E402
+from muvi_plugin.api import ScoreReport  # noqa: E402
 
 from .helpers import add_colour, add_movie, needs_sound, wait  # noqa: E402
 
@@ -47,6 +49,9 @@ def test_score_operator_inserts_a_strip_of_the_range_length(scene, movie, debug_
     assert strip["muvi_seed"] == 3 and strip["muvi_steps"] == 2
     assert strip["muvi_bundle"] == str(debug_bundle) and strip["muvi_range_source"] == "preview"
     assert strip["muvi_bundle_id"] and strip["muvi_bundle_id"] == job.report["bundle_id"]
+    record = ScoreReport.from_dict(json.loads(strip["muvi_report"]))  # the take's whole record
+    assert (record.seed, record.steps, record.bundle_id) == (3, 2, job.report["bundle_id"])
+    assert record.mastering.target_lufs is not None and record.mastering.true_peak_dbtp <= -1.0
     assert timeline.is_muvi_strip(strip)
     music = Path(bpy.path.abspath(strip.sound.filepath))
     assert music.parent == Path(scene.muvi.output_dir) and music.is_file()

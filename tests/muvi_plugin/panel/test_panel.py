@@ -8,6 +8,8 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtMultimedia import QMediaPlayer
 
 from muvi_plugin import media
+from muvi_plugin.api import ScoreReport
+from muvi_plugin.panel.takes import TakeStore
 from muvi_plugin.panel.takes_view import _NAME
 from muvi_plugin.panel.timecode import format_time
 from tests.muvi_plugin.panel.conftest import generate
@@ -87,6 +89,9 @@ def test_generate_makes_a_take(qtbot, panel, video, debug_bundle):
     take = panel.store.takes[0]
     assert (take.start, take.end, take.seed, take.steps) == (1.0, 3.5, 7, 2)
     assert take.bundle_id and take.seconds > 0
+    record = ScoreReport.from_dict(TakeStore(video, root=panel.store.folder.parents[1]).get(take.id).report)
+    assert (record.seed, record.start, record.bundle_id) == (7, 1.0, take.bundle_id)  # kept in takes.json
+    assert record.mastering.true_peak_dbtp <= -1.0 and "LUFS" in take.levels()
     audio = media.read_audio(panel.store.path(take), start=0, end=take.duration, sample_rate=take.sample_rate)
     assert len(audio) == round(2.5 * take.sample_rate)
     assert panel.progress.value() == 1000 and panel.generate_button.isEnabled()

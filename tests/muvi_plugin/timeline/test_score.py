@@ -6,7 +6,7 @@ import opentimelineio as otio
 import pytest
 
 from muvi_plugin import media
-from muvi_plugin.api import MediaError, MuviError, load_bundle
+from muvi_plugin.api import MediaError, MuviError, ScoreReport, load_bundle
 from muvi_plugin.timeline.score import TimelineJob, score_timeline
 from muvi_plugin.timeline.source import read_timeline
 from muvi_plugin.timeline.writing import TRACK_NAME
@@ -57,6 +57,11 @@ def test_marked_ranges_become_clips_of_exact_length_and_place(scorer, media_set,
         assert round(info.duration * info.sample_rate) == round(frames / rate * scorer.sample_rate)
         meta = c.metadata[TRACK_NAME]
         assert (meta["seed"], meta["steps"], meta["bundle_id"]) == (5, STEPS, scorer.bundle_id)
+        record = ScoreReport.from_dict(meta)  # the take's record, read back from the written timeline
+        assert (record.seed, record.steps, record.mastering.target_lufs) == (5, STEPS, -16.0)
+        assert record.mastering.true_peak_dbtp <= -1.0
+        made = scored.metadata["mastering"]  # the file holds what was made (OTIO keeps ~16 digits)
+        assert record.mastering.loudness_lufs == pytest.approx(made["loudness_lufs"], rel=1e-12)
         assert [m.marked_range for m in c.markers] == [TR(RT(0, rate), RT(frames, rate))]
 
     # Round trip: the new timeline is the input plus the music track.

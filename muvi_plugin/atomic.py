@@ -1,0 +1,125 @@
+"""The one atomic writer: a file or folder appears whole under its name, or not at all.
+
+    with atomic_path("take.wav") as tmp:        # a fresh name next to take.wav, nothing created yet
+        write_something(tmp)                     # a file, or a folder (`.otiod`, a bundle)
+    # take.wav is now the complete file; an error, a cancel or Ctrl-C left no temporary behind
+
+    write_text("report.json", text)
+    write_bytes("index.bin", data)
+
+Every writer in muvi goes through `atomic_path` (audio, timelines, batch and take indexes, the Resolve
+script, checkpoints, bundles, reports, training data). The temporary sibling is named
+`.<stem>.<12 hex>.part<suffix>` in the destination's folder, so the final rename (`os.replace`) never
+crosses file systems and the writer's format can still be chosen by the suffix. Files are flushed to disk
+(`fsync`) before the rename, so a crash right after it does not leave an empty file under the name.
+The writer creates the temporary itself (not `mkstemp`), so it gets the user's usual permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_path", "temporary_name", "write_bytes", "write_text"]
+
+
+def temporary_name(path: str | os.PathLike) -> Path:
+    """A fresh temporary sibling of `path`: `.<stem>.<12 hex>.part<suffix>` in the same folder."""
+    path = Path(path)
+    return path.parent / f".{path.stem}.{secrets.token_hex(6)}.part{path.suffix}"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, fsync: bool = True) -> Iterator[Path]:
+    """A temporary path next to `path`, moved over it when the block completes, removed otherwise.
+
+    The block writes a file or creates a folder at the yielded path. On success a file is flushed to disk
+    and renamed over `path` (`os.replace`: atomic, and an existing file is replaced only by a whole one);
+    a folder replaces an existing folder by moving the old one aside first, so one of the two is always
+    complete. On any exception, `KeyboardInterrupt` and cancels included, the temporary is removed and the
+    exception propagates; `path` is untouched.
+
+    Args:
+        path: The destination; its folder must exist.
+        fsync: Flush the file to disk before the rename (off only for throw-away scratch files).
+
+    Raises:
+        FileNotFoundError: The destination's folder does not exist.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(2, f"the folder {path.parent} does not exist", os.fspath(path))
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+        if tmp.is_dir():
+            _replace_folder(tmp, path)
+        else:
+            if fsync:
+                _fsync_file(tmp)
+            os.replace(tmp, path)
+        if fsync:
+            _fsync_folder(path.parent)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` atomically (UTF-8 unless told); returns the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return Path(path)
+
+
+def _replace_folder(tmp: Path, path: Path) -> None:
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    old = temporary_name(path.with_name(path.name + ".old"))
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)  # put the previous one back: the destination is never left empty
+        raise
+    _remove(old)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as file:  # writable: Windows' fsync (_commit) needs a handle opened for writing
+        os.fsync(file.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Persist the rename itself (POSIX); Windows cannot open a folder for fsync and needs nothing here."""
+    if os.name != "posix":
+        return
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass  # some file systems (network shares) refuse fsync on a folder; the rename has happened
+    finally:
+        os.close(handle)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
