@@ -35,7 +35,7 @@ from muvi_plugin.manifest import (
 )
 from muvi_plugin.mel import MelSpec
 from training import checkpoint as ckpt
-from training.tasks.base import build_part, load_part
+from training.models.registry import build_part, load_part
 
 PRECISIONS = ("fp32", "fp16")
 V2M_PARTS = ("dit", "vae", "visual_encoder", "adaptor")

@@ -27,7 +27,7 @@ from training.models.visual_encoder import PatchFeatures, VisualEncoder
 from training.models.vocoder import HiFiGANGenerator
 
 PART_NAMES = ("visual_encoder", "adaptor", "dit", "vae", "vocoder")
-"""The model parts a bundle is exported from, named as in checkpoints (`training.tasks.base`)."""
+"""The model parts a bundle is exported from, named as in checkpoints (`training.models.registry`)."""
 
 Inputs = tuple[torch.Tensor, ...]
 
