@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import opentimelineio as otio
 
-from muvi_plugin.cli import main
+from editor_integrations.resolve.cli import main
 from muvi_plugin.timeline.writing import TRACK_NAME
 from tests import media_factory as mf
 from tests.editor_integrations.resolve.conftest import STEPS
@@ -64,7 +64,7 @@ def score(tmp_path, bundle, timeline: otio.schema.Timeline, *extra: str) -> otio
     source, out = tmp_path / "Edit 1.otio", tmp_path / "Edit 1 muvi.otio"
     otio.adapters.write_to_file(timeline, str(source))
     before = source.read_bytes()
-    argv = ["resolve", "score-otio", str(source), "--out", str(out), "--steps", str(STEPS), "--device", "cpu"]
+    argv = ["score-otio", str(source), "--out", str(out), "--steps", str(STEPS), "--device", "cpu"]
     assert main([*argv, "--bundle", str(bundle), *extra]) == 0
     assert source.read_bytes() == before, "the exported timeline is never modified"
     return otio.adapters.read_from_file(str(out))
