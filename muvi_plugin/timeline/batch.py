@@ -20,7 +20,7 @@ from typing import Any
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
 from muvi_plugin.timeline.score import TimelineJob, audio_path, open_job, score_range
-from muvi_plugin.timeline.writing import ScoredRange, with_score, write_timeline
+from muvi_plugin.timeline.writing import ScoredRange, audio_folder_for, with_score, write_timeline
 
 MANIFEST = "muvi-batch.json"
 SUMMARY = "muvi-batch-summary.json"
@@ -134,7 +134,7 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
     for path, out in zip(timelines, _outputs(timelines, options), strict=True):
         summary = TimelineSummary(os.fspath(path), "scored", os.fspath(out))
         summaries.append(summary)
-        job = replace(options.template, timeline=Path(path), out=out, audio_dir=out.with_suffix(".audio"))
+        job = replace(options.template, timeline=Path(path), out=out, audio_dir=audio_folder_for(out))
         try:
             _, _, ranges = open_job(job)  # reads it, chooses ranges, checks media: fails early, named
         except (MuviError, OSError) as error:
