@@ -36,6 +36,7 @@ from muvi_plugin.console import (
     discovered_commands,
     loudness,
     progress_bar,
+    unused_name,
 )
 
 EXIT_VERIFY_FAILED = 1
@@ -61,7 +62,10 @@ def _parsed_args(
     score.add_argument("--style-start", type=float, default=0.0, help="where the style prompt starts (s)")
     score.add_argument("--bundle", type=Path, default=None, help="bundle folder or .zip (default: built in)")
     score.add_argument(
-        "--out", type=Path, default=None, help="output .wav or .flac (default: ./<video stem>.muvi.wav)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output .wav or .flac (default: ./<video stem>.muvi.wav, or .muvi-2.wav, ... if taken)",
     )
     score.add_argument(
         "--mux",
@@ -145,7 +149,8 @@ def _score(args: argparse.Namespace) -> int:
         write_audio,
     )
 
-    out = args.out if args.out is not None else Path.cwd() / f"{args.video.stem}.muvi.wav"
+    # A name muvi picks never replaces an earlier take (NAME.muvi-2.wav, ...); --out is the user's choice.
+    out = args.out if args.out is not None else unused_name(Path.cwd() / f"{args.video.stem}.muvi.wav")
     # Check what can be checked before the model loads and the work starts.
     if out.suffix.lower() not in AUDIO_FORMATS:
         raise MuviError(f"{out}: unsupported audio format (use {' or '.join(AUDIO_FORMATS)})")

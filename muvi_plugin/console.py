@@ -126,6 +126,20 @@ def progress_bar() -> Iterator[Callable[[str, float], None]]:
         yield progress
 
 
+def unused_name(path: Path) -> Path:
+    """`path` if nothing is there yet, else the first free `<stem>-2<suffix>`, `<stem>-3<suffix>`, ...
+
+    For outputs muvi names itself (`muvi score` without `--out`: `NAME.muvi.wav`, then `NAME.muvi-2.wav`):
+    a second take never silently replaces the first, as an editor's render or capture does not.
+    """
+    count = 2
+    candidate = path
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{path.stem}-{count}{path.suffix}")
+        count += 1
+    return candidate
+
+
 def discovered_commands() -> list[AddCommand]:
     """The `add_command` functions of every installed `muvi.commands` entry point, one per name.
 
