@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from export import fp16
-from export.graphs import check_parts, graph_defs
+from export.graphs import check_parts, graph_defs, typed_parts
 from export.onnx_io import EXPORTER, OPSET, export_graph, graph_spec, sha256_file
 from export.verify import verify_graphs
 from muvi_plugin.constants import VIDEO_FPS
@@ -118,7 +118,7 @@ def _specs(parts: dict[str, nn.Module]) -> dict[str, Any]:
     """The manifest's audio, latent and video sections, read from the parts."""
     check_parts(parts)
     mel = MelSpec()  # training's front end (`training.layers.mel.MelSpectrogram()`) uses the default
-    vae, encoder = parts["vae"], parts["visual_encoder"]
+    encoder, _, _, vae, _ = typed_parts(parts)
     if vae.config.n_mels != mel.n_mels:
         raise ValueError(f"the VAE takes {vae.config.n_mels} mel bands, the mel front end makes {mel.n_mels}")
     return {
@@ -134,7 +134,7 @@ def _specs(parts: dict[str, nn.Module]) -> dict[str, Any]:
             fps=float(VIDEO_FPS),
             image_size=encoder.image_size,
             clip_frames=encoder.clip_frames,
-            grid=tuple(encoder.grid),
+            grid=encoder.grid,
             feature_dim=encoder.feature_dim,
             has_cls=encoder.has_cls,
         ),
@@ -268,11 +268,12 @@ def debug_parts(*, seed: int = 0) -> dict[str, nn.Module]:
             "vae": build_part("vae", presets.vae_config("debug")),
             "vocoder": build_part("vocoder", presets.vocoder_config("debug")),
         }
-        nn.init.normal_(parts["dit"].out_proj.weight, std=0.1)
-    channels = parts["vae"].config.latent_channels
+        _, _, dit, vae, _ = typed_parts(parts)
+        nn.init.normal_(dit.out_proj.weight, std=0.1)
+    channels = vae.config.latent_channels
     if channels != len(DEBUG_LATENT_MEAN):
         raise ValueError(f"debug latent stats are for {len(DEBUG_LATENT_MEAN)} channels, not {channels}")
-    parts["vae"].set_latent_stats(torch.tensor(DEBUG_LATENT_MEAN), torch.tensor(DEBUG_LATENT_STD))
+    vae.set_latent_stats(torch.tensor(DEBUG_LATENT_MEAN), torch.tensor(DEBUG_LATENT_STD))
     for part in parts.values():
         part.eval()
     return parts

@@ -163,7 +163,8 @@ class Scorer:
             duration = video_end = request.video.duration
         else:
             source = None
-            video = Path(request.video.path if isinstance(request.video, FileFrames) else request.video)
+            given = request.video.path if isinstance(request.video, FileFrames) else request.video
+            video = Path(given)  # type: ignore[arg-type]  # a path here: not a frame source
             info = media.probe(video)
             if not info.has_video:
                 raise MediaError(video, "no video stream")

@@ -105,7 +105,8 @@ def imports_of(path: Path, root: Path) -> list[Arrow]:
             and isinstance(node.args[0].value, str)
         ):
             targets = [node.args[0].value]
-        arrows += [Arrow(module, target, path.relative_to(root), node.lineno) for target in targets]
+        line = getattr(node, "lineno", 0)
+        arrows += [Arrow(module, target, path.relative_to(root), line) for target in targets]
     return arrows
 
 

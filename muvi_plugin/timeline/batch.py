@@ -76,6 +76,7 @@ def _score_job(job: TimelineJob, index: int) -> dict[str, Any]:
     """In a worker: score range `index` of `job`; returns its manifest record."""
     _, picture, ranges = open_job(job)
     r = ranges[index]
+    assert _SCORER is not None, "_load (the pool initializer) runs first in every worker"
     scored = score_range(_SCORER, picture, r, job=job, path=audio_path(job, index, r))
     return {"status": "done", "audio": os.fspath(scored.audio), "metadata": dict(scored.metadata)}
 
