@@ -258,7 +258,7 @@ def measure(job: Job) -> dict:
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", spec], check=True, cwd=root)
     result = json.loads(Path(job.out).read_text())
     if job.engine == "ort" and result["torch_loaded"]:
-        raise RuntimeError("the runtime loaded torch while scoring (it must not: DESIGN.md)")
+        raise RuntimeError("the runtime loaded torch while scoring (it must not: docs/architecture.md)")
     result["load_avg"] = (before, os.getloadavg()[0])
     result["job"] = job.__dict__
     return result

@@ -2,7 +2,7 @@
 
 A bundle is built in a temporary sibling folder and renamed into place only once every graph is exported,
 checked and compared with PyTorch and the manifest is written, so a failed or interrupted export leaves
-nothing at `out_dir` (DESIGN.md, "Errors and safety").
+nothing at `out_dir` (docs/architecture.md, "Errors and safety").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one scoring API every front end calls (DESIGN.md "One API for every front end").
+"""The one scoring API every front end calls (docs/architecture.md, "One API for every front end").
 
     scorer = load_bundle()                      # once: verify the bundle, open its graphs
     result = scorer.score(ScoreRequest("clip.mp4", start=3.0, end=13.5, seed=7),

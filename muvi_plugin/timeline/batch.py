@@ -1,4 +1,4 @@
-"""Many timelines: ranges scored in a local process pool, resumable, one summary (DESIGN.md "Scale").
+"""Many timelines: ranges scored in a local process pool, resumable, one summary (docs/architecture.md).
 
 Every range is a job. A job manifest (`<out dir>/muvi-batch.json`, rewritten atomically after each job)
 records what is done, so a re-run after a crash or a kill scores only what is missing. A timeline that

@@ -1,6 +1,6 @@
 """The new timeline: a copy of the input with the music on new audio tracks named after muvi.
 
-INTEGRATIONS.md "Writing a score back that survives": per scored range a Gap up to its start, then a Clip
+docs/hosts.md, "Writing a score back that survives": per scored range a Gap up to its start, then a Clip
 referencing the audio file, whose available range is in the timeline's rate (FCP 7 XML refuses a
 sample-rate range), with the generation settings in `metadata["muvi"]` and a marker spanning the range.
 Overlapping ranges go on further tracks (`muvi`, `muvi 2`, ...). `.otio` is lossless; another format is
