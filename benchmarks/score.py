@@ -106,7 +106,7 @@ def build_parts(preset: str, work: Path, *, seed: int = 0) -> dict:
 
     from export.bundle import debug_parts
     from training import presets
-    from training.tasks.base import build_part
+    from training.models.registry import build_part
 
     if preset == "debug":
         return debug_parts(seed=seed)
@@ -140,7 +140,7 @@ def prepare(preset: str, work: Path, *, verify: bool) -> tuple[Path, Path, dict[
     import torch
 
     from export.bundle import export_bundle
-    from training.tasks.base import part_entry
+    from training.models.registry import part_entry
 
     bundle, parts_file, record = (
         work / f"bundle-{preset}",
@@ -220,7 +220,7 @@ def _score_torch(job: Job) -> dict:
     from muvi_plugin.bundle import read_bundle_manifest
     from muvi_plugin.windows import frames_for
     from training.inference import generate
-    from training.tasks.base import load_part
+    from training.models.registry import load_part
 
     torch.set_num_threads(job.threads)
     began = time.perf_counter()
@@ -258,7 +258,7 @@ def measure(job: Job) -> dict:
     subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", spec], check=True, cwd=root)
     result = json.loads(Path(job.out).read_text())
     if job.engine == "ort" and result["torch_loaded"]:
-        raise RuntimeError("the runtime loaded torch while scoring (it must not: DESIGN.md)")
+        raise RuntimeError("the runtime loaded torch while scoring (it must not: docs/architecture.md)")
     result["load_avg"] = (before, os.getloadavg()[0])
     result["job"] = job.__dict__
     return result
@@ -334,7 +334,7 @@ def count_flops(parts_file: Path, bundle: Path) -> dict[str, float]:
 
     from benchmarks.flops import stage_flops
     from muvi_plugin.bundle import read_bundle_manifest
-    from training.tasks.base import load_part
+    from training.models.registry import load_part
 
     entries = torch.load(parts_file, weights_only=True)
     parts = {name: load_part(name, entry).eval() for name, entry in entries.items()}

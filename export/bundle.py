@@ -2,7 +2,7 @@
 
 A bundle is built in a temporary sibling folder and renamed into place only once every graph is exported,
 checked and compared with PyTorch and the manifest is written, so a failed or interrupted export leaves
-nothing at `out_dir` (DESIGN.md, "Errors and safety").
+nothing at `out_dir` (docs/architecture.md, "Errors and safety").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from export import fp16
-from export.graphs import check_parts, graph_defs
+from export.graphs import check_parts, graph_defs, typed_parts
 from export.onnx_io import EXPORTER, OPSET, export_graph, graph_spec, sha256_file
 from export.verify import verify_graphs
 from muvi_plugin.atomic import atomic_path
@@ -34,7 +34,7 @@ from muvi_plugin.manifest import (
 )
 from muvi_plugin.mel import MelSpec
 from training import checkpoint as ckpt
-from training.tasks.base import build_part, load_part
+from training.models.registry import build_part, load_part
 
 PRECISIONS = ("fp32", "fp16")
 V2M_PARTS = ("dit", "vae", "visual_encoder", "adaptor")
@@ -114,7 +114,7 @@ def _specs(parts: dict[str, nn.Module]) -> dict[str, Any]:
     """The manifest's audio, latent and video sections, read from the parts."""
     check_parts(parts)
     mel = MelSpec()  # training's front end (`training.layers.mel.MelSpectrogram()`) uses the default
-    vae, encoder = parts["vae"], parts["visual_encoder"]
+    encoder, _, _, vae, _ = typed_parts(parts)
     if vae.config.n_mels != mel.n_mels:
         raise ValueError(f"the VAE takes {vae.config.n_mels} mel bands, the mel front end makes {mel.n_mels}")
     return {
@@ -130,7 +130,7 @@ def _specs(parts: dict[str, nn.Module]) -> dict[str, Any]:
             fps=float(VIDEO_FPS),
             image_size=encoder.image_size,
             clip_frames=encoder.clip_frames,
-            grid=tuple(encoder.grid),
+            grid=encoder.grid,
             feature_dim=encoder.feature_dim,
             has_cls=encoder.has_cls,
         ),
@@ -252,11 +252,12 @@ def debug_parts(*, seed: int = 0) -> dict[str, nn.Module]:
             "vae": build_part("vae", presets.vae_config("debug")),
             "vocoder": build_part("vocoder", presets.vocoder_config("debug")),
         }
-        nn.init.normal_(parts["dit"].out_proj.weight, std=0.1)
-    channels = parts["vae"].config.latent_channels
+        _, _, dit, vae, _ = typed_parts(parts)
+        nn.init.normal_(dit.out_proj.weight, std=0.1)
+    channels = vae.config.latent_channels
     if channels != len(DEBUG_LATENT_MEAN):
         raise ValueError(f"debug latent stats are for {len(DEBUG_LATENT_MEAN)} channels, not {channels}")
-    parts["vae"].set_latent_stats(torch.tensor(DEBUG_LATENT_MEAN), torch.tensor(DEBUG_LATENT_STD))
+    vae.set_latent_stats(torch.tensor(DEBUG_LATENT_MEAN), torch.tensor(DEBUG_LATENT_STD))
     for part in parts.values():
         part.eval()
     return parts

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ from training.models.visual_encoder import PatchFeatures, VisualEncoder
 from training.models.vocoder import build_vocoder
 
 PART_NAMES = ("visual_encoder", "adaptor", "dit", "vae", "vocoder")
-"""The model parts a bundle is exported from, named as in checkpoints (`training.tasks.base`)."""
+"""The model parts a bundle is exported from, named as in checkpoints (`training.models.registry`)."""
 
 Inputs = tuple[torch.Tensor, ...]
 
@@ -173,14 +174,26 @@ TRACE_VOCODER = (3, 16)  # (b, T)
 VERIFY_VOCODER = ((1, 7), (4, 13), (1, 41))
 
 
-def check_parts(parts: dict[str, nn.Module]) -> None:
-    """Raise ValueError unless `parts` holds every part of `PART_NAMES` and they fit together."""
+Parts = tuple[VisualEncoder, VisualAdaptor, DiT, MelVAE, HiFiGANGenerator]
+_PART_TYPES = (VisualEncoder, VisualAdaptor, DiT, MelVAE, HiFiGANGenerator)
+
+
+def typed_parts(parts: dict[str, nn.Module]) -> Parts:
+    """The parts of `PART_NAMES`, in that order, each checked to be of its model class."""
     missing = [p for p in PART_NAMES if p not in parts]
     if missing:
         raise ValueError(
             f"export needs the model parts {', '.join(PART_NAMES)}; missing: {', '.join(missing)}"
         )
-    encoder, adaptor, dit, vae, vocoder = (parts[p] for p in PART_NAMES)
+    for name, kind in zip(PART_NAMES, _PART_TYPES, strict=True):
+        if not isinstance(parts[name], kind):
+            raise ValueError(f"part {name!r} is a {type(parts[name]).__name__}, not a {kind.__name__}")
+    return cast(Parts, tuple(parts[p] for p in PART_NAMES))
+
+
+def check_parts(parts: dict[str, nn.Module]) -> None:
+    """Raise ValueError unless `parts` holds every part of `PART_NAMES` and they fit together."""
+    encoder, adaptor, dit, vae, vocoder = typed_parts(parts)
     if (adaptor.config.in_dim, adaptor.config.grid) != (encoder.feature_dim, tuple(encoder.grid)):
         raise ValueError(
             f"the adaptor expects features of width {adaptor.config.in_dim} on a {adaptor.config.grid} grid; "
@@ -208,20 +221,21 @@ def graph_defs(parts: dict[str, nn.Module], *, seed: int = 0) -> dict[str, Graph
         ValueError: A part is missing, or the parts do not fit together.
     """
     check_parts(parts)
+    encoder, adaptor, dit, vae, vocoder = typed_parts(parts)
     g = torch.Generator().manual_seed(seed)
     defs = [
-        _encoder(parts["visual_encoder"], g),
-        _adaptor(parts["adaptor"], parts["visual_encoder"], g),
-        _dit_condition(parts["dit"], g),
-        _dit_velocity(parts["dit"], g),
-        _vae_encoder(parts["vae"], g),
-        _vae_decoder(parts["vae"], g),
-        _vocoder(parts["vocoder"], g),
+        _encoder(encoder, g),
+        _adaptor(adaptor, encoder, g),
+        _dit_condition(dit, g),
+        _dit_velocity(dit, g),
+        _vae_encoder(vae, g),
+        _vae_decoder(vae, g),
+        _vocoder(vocoder, g),
     ]
     return {d.name: d for d in defs}
 
 
-def _cases(make: Callable[..., Inputs], trace: tuple, verify: tuple) -> tuple[Inputs, tuple[Inputs, ...]]:
+def _cases(make: Callable[..., Inputs], trace: Any, verify: tuple) -> tuple[Inputs, tuple[Inputs, ...]]:
     as_args = lambda x: x if isinstance(x, tuple) else (x,)  # noqa: E731
     return make(*as_args(trace)), tuple(make(*as_args(v)) for v in verify)
 

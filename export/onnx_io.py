@@ -21,7 +21,7 @@ from muvi_plugin.manifest import GraphSpec, TensorSpec
 OPSET = 17  # LayerNormalization is a single op from 17 on; ORT's CPU and CUDA providers fuse it
 EXPORTER = "torch.onnx.export(dynamo=False)"
 
-_DTYPES = {
+_DTYPES: dict[int, str] = {
     onnx.TensorProto.FLOAT: "float32",
     onnx.TensorProto.FLOAT16: "float16",
     onnx.TensorProto.INT64: "int64",

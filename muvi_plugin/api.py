@@ -1,4 +1,4 @@
-"""The one scoring API every front end calls (DESIGN.md "One API for every front end").
+"""The one scoring API every front end calls (docs/architecture.md, "One API for every front end").
 
     scorer = load_bundle()                      # once: verify the bundle, open its graphs
     result = scorer.score(ScoreRequest("clip.mp4", start=3.0, end=13.5, seed=7),
@@ -243,7 +243,8 @@ class Scorer:
             duration = video_end = request.video.duration
         else:
             source = None
-            video = Path(request.video.path if isinstance(request.video, FileFrames) else request.video)
+            given = request.video.path if isinstance(request.video, FileFrames) else request.video
+            video = Path(given)  # type: ignore[arg-type]  # a path here: not a frame source
             info = media.probe(video)
             if not info.has_video:
                 raise MediaError(video, "no video stream")

@@ -7,11 +7,12 @@
     muvi bundle verify [DIR]
     muvi timeline score TIMELINE [--range START-END ...|--markers NAME|--whole] --out NEW.otio [...]
     muvi batch TIMELINE... --out-dir DIR [--jobs N] [...]
-    muvi resolve install [--menu Edit|Utility] [--folder DIR] [--dry-run]
-    muvi resolve score-otio TIMELINE.otio --out SCORED.otio [same options as `muvi timeline score`]
     muvi panel [VIDEO]                       (the PySide6 window; needs the `panel` extra)
+    muvi resolve ...                         (and other commands installed packages add: `muvi.commands`)
 
-(The timeline commands are documented in `muvi_plugin.timeline.cli` and `muvi_plugin/timeline/README.md`.)
+(The timeline commands are documented in `muvi_plugin.timeline.cli` and `muvi_plugin/timeline/README.md`;
+`muvi resolve` comes from `editor_integrations.resolve.cli` through the `muvi.commands` entry point, see
+`muvi_plugin.console`.)
 
 Argument parsing over `muvi_plugin.api` (`_parsed_args` + `main`). Exit codes: 0 done; 1 a bundle that
 fails verification; 2 bad input (one line on stderr, no traceback); 130 cancelled with Ctrl-C. Outputs are
@@ -23,21 +24,29 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from muvi_plugin import __version__
+from muvi_plugin.console import (
+    AddCommand,
+    add_commands,
+    ctrl_c_cancels,
+    discovered_commands,
+    loudness,
+    progress_bar,
+    unused_name,
+)
 
 EXIT_VERIFY_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130  # the shell's convention for SIGINT
 
 
-def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def _parsed_args(
+    argv: Sequence[str] | None = None, commands_from: Iterable[AddCommand] | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="muvi", description="Music for video, with a muvi model bundle.")
     parser.add_argument("--version", action="version", version=f"muvi {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,7 +62,10 @@ def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     score.add_argument("--style-start", type=float, default=0.0, help="where the style prompt starts (s)")
     score.add_argument("--bundle", type=Path, default=None, help="bundle folder or .zip (default: built in)")
     score.add_argument(
-        "--out", type=Path, default=None, help="output .wav or .flac (default: ./<video stem>.muvi.wav)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output .wav or .flac (default: ./<video stem>.muvi.wav, or .muvi-2.wav, ... if taken)",
     )
     score.add_argument(
         "--mux",
@@ -64,7 +76,7 @@ def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     score.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     score.add_argument(
         "--loudness",
-        type=_loudness,
+        type=loudness,
         default=None,
         metavar="LUFS",
         help="target integrated loudness, or 'off' (default: the bundle's, usually -16)",
@@ -86,58 +98,28 @@ def _parsed_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     panel.add_argument("video", type=Path, nargs="?", default=None, help="a video to open")
     from muvi_plugin.timeline.cli import add_parsers
 
-    add_parsers(commands, _loudness)
-    _resolve_parsers(commands)
+    add_parsers(commands)
+    add_commands(commands, discovered_commands() if commands_from is None else commands_from)
     return parser.parse_args(argv)
 
 
-def _resolve_parsers(commands) -> None:
-    """`muvi resolve install` and `muvi resolve score-otio` (editor_integrations/resolve/README.md)."""
-    from muvi_plugin.timeline.cli import _common
+def main(argv: Sequence[str] | None = None, *, commands_from: Iterable[AddCommand] | None = None) -> int:
+    """Run the `muvi` command line; returns the exit code.
 
-    resolve = commands.add_parser("resolve", help="DaVinci Resolve: install the menu script, score .otio")
-    actions = resolve.add_subparsers(dest="action", required=True)
-    install = actions.add_parser(
-        "install", help="put the muvi script into Resolve's Workspace > Scripts menu"
-    )
-    install.add_argument("--menu", choices=("Edit", "Utility"), default="Edit", help="the Scripts submenu")
-    install.add_argument("--folder", type=Path, default=None, help="a Scripts folder instead of the OS's")
-    install.add_argument("--dry-run", action="store_true", help="only print where the script would go")
-    otio = actions.add_parser(
-        "score-otio", help="score a timeline exported from Resolve as .otio (every edition)"
-    )
-    otio.add_argument("timeline", type=Path, help="File > Export > Timeline... as OpenTimelineIO")
-    otio.add_argument(
-        "--out", type=Path, required=True, help="the new .otio, for File > Import > Timeline..."
-    )
-    _common(otio, _loudness)
-
-
-def _loudness(text: str) -> float:
-    if text.lower() == "off":
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LUFS (e.g. -16) or 'off', got {text!r}") from None
-    if not -70.0 <= value <= 0.0:
-        raise argparse.ArgumentTypeError(f"loudness must be between -70 and 0 LUFS, got {value:g}")
-    return value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `muvi` command line; returns the exit code."""
+    `commands_from`: the `add_command` functions of the extra subcommands; None for the installed
+    `muvi.commands` entry points (`muvi_plugin.console`).
+    """
     from muvi_plugin.api import ERRORS, Cancelled
     from muvi_plugin.errors import ChecksumError
 
-    args = _parsed_args(argv)
+    args = _parsed_args(argv, commands_from)
     try:
+        if getattr(args, "run", None) is not None:  # a subcommand another package added
+            return args.run(args)
         if args.command == "score":
             return _score(args)
         if args.command in ("timeline", "batch"):
             return _timeline(args)
-        if args.command == "resolve":
-            return _resolve(args)
         if args.command == "panel":
             return _panel(args)
         if args.action == "info":
@@ -162,7 +144,8 @@ def _score(args: argparse.Namespace) -> int:
     from muvi_plugin.atomic import write_text
     from muvi_plugin.audio_io import AUDIO_FORMATS, MUX_FORMATS, mux_into_copy
 
-    out = args.out if args.out is not None else Path.cwd() / f"{args.video.stem}.muvi.wav"
+    # A name muvi picks never replaces an earlier take (NAME.muvi-2.wav, ...); --out is the user's choice.
+    out = args.out if args.out is not None else unused_name(Path.cwd() / f"{args.video.stem}.muvi.wav")
     # Check what can be checked before the model loads and the work starts.
     if out.suffix.lower() not in AUDIO_FORMATS:
         raise MuviError(f"{out}: unsupported audio format (use {' or '.join(AUDIO_FORMATS)})")
@@ -184,7 +167,7 @@ def _score(args: argparse.Namespace) -> int:
         loudness=args.loudness,  # NaN: off
     )
     scorer.settings(request)  # bad input fails here, in one line, before a progress bar is drawn
-    with _ctrl_c_cancels() as cancel, _progress_bar() as progress:
+    with ctrl_c_cancels() as cancel, progress_bar() as progress:
         result = scorer.score(request, progress=progress, cancel=cancel)
     # From here on Ctrl-C raises KeyboardInterrupt, and the atomic writers remove their temporary files.
     result.write(out)
@@ -229,60 +212,8 @@ def _timeline(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("muvi: interrupted; finished ranges are kept, run it again to resume", file=sys.stderr)
             return EXIT_CANCELLED
-    with _ctrl_c_cancels() as cancel:
-        return cli.score(args, cancel=cancel, progress_bar=_progress_bar)
-
-
-def _resolve(args: argparse.Namespace) -> int:
-    # editor_integrations sits above muvi_plugin; it is imported only when this command runs.
-    if args.action == "install":
-        from editor_integrations.resolve.install import install
-
-        where = install(menu=args.menu, folder=args.folder, dry_run=args.dry_run)
-        verb = "would install" if args.dry_run else "installed"
-        print(f"muvi: {verb} the Resolve script at {where} (Workspace > Scripts > {args.menu} > muvi)")
-        return 0
-    from editor_integrations.resolve.otio_route import choose_ranges
-    from muvi_plugin.timeline import cli
-
-    choose_ranges(args)
-    with _ctrl_c_cancels() as cancel:
-        return cli.score(args, cancel=cancel, progress_bar=_progress_bar)
-
-
-@contextmanager
-def _ctrl_c_cancels() -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the cancel flag (the job stops at the next step); a second one interrupts."""
-    cancel = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield cancel  # signal handlers can only be installed from the main thread
-        return
-
-    def handler(signum, frame) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield cancel
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _progress_bar() -> Iterator:
-    from tqdm import tqdm
-
-    with tqdm(
-        total=100, file=sys.stderr, unit="%", bar_format="{desc:<8} {percentage:3.0f}%|{bar}| {elapsed}"
-    ) as bar:
-
-        def progress(stage: str, fraction: float) -> None:
-            bar.set_description_str(stage, refresh=False)
-            bar.update(round(100 * fraction) - bar.n)
-
-        yield progress
+    with ctrl_c_cancels() as cancel:
+        return cli.score(args, cancel=cancel, progress_bar=progress_bar)
 
 
 def _info(path: Path | None) -> int:

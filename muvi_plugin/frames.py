@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeGuard, cast
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class FileFrames:
         return media.read_video_frames(self.path, start=start, end=end, fps=fps, size=size)
 
 
-def is_frame_source(video: object) -> bool:
+def is_frame_source(video: object) -> TypeGuard[FrameSource]:
     """Whether `video` is a frame source rather than a path.
 
     Looks at its class: `isinstance(video, FrameSource)` would evaluate `duration` (probing a file).
@@ -66,7 +66,9 @@ def is_frame_source(video: object) -> bool:
 
 def as_frame_source(video: str | os.PathLike | FrameSource) -> FrameSource:
     """`video` itself when it is a frame source, else the file it names."""
-    return video if is_frame_source(video) else FileFrames(Path(video))  # type: ignore[arg-type]
+    if is_frame_source(video):
+        return video
+    return FileFrames(Path(cast("str | os.PathLike", video)))
 
 
 __all__ = ["FileFrames", "FrameSource", "as_frame_source", "is_frame_source"]

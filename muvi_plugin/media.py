@@ -281,7 +281,7 @@ def read_image(path: str | os.PathLike, *, size: tuple[int, int], fit: str = "cr
     with _open(path) as container:
         stream = _video_stream(container)
         frame = None if stream is None else next(iter(container.decode(stream)), None)
-        if frame is None:
+        if stream is None or frame is None:
             raise MediaError(path, "no picture")
         return _upright_rgb(frame, size=size, fit=fit, sample_aspect_ratio=_sample_aspect_ratio(stream))
 

@@ -2,7 +2,7 @@
 
 MuVi Sec. 4.1: 24 kHz audio, hop 300, 160 mel bins -> 80 frames per second. Training builds its torch
 module (`training/layers/mel.py`) from the filterbank and window below, so the mel a bundle's VAE encoder
-sees at runtime is the mel it was trained on (DESIGN.md: "the mel front end defined once and shared").
+sees at runtime is the mel it was trained on (docs/architecture.md, "Packages": the shared core).
 
 Framing rule (the same here and in training):
     1. Keep `frames = samples // hop_length` and crop the wave to `frames * hop_length` samples, so a
@@ -92,7 +92,7 @@ class MelSpec:
         return samples // self.hop_length
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (librosa's default, `htk=False`): linear below 1 kHz, logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
     f_sp = 200.0 / 3.0

@@ -1,4 +1,4 @@
-"""Video range -> music, through a bundle's graphs (DESIGN.md "Data flow"; numpy and onnxruntime only).
+"""Video range -> music, through a bundle's graphs (numpy and onnxruntime only; docs/architecture.md).
 
 Shapes: `t` video frames, `k` clips, `c` clip frames, `h w` patch grid, `e` encoder width, `n` latent
 frames, `P` style-prompt frames, `d` DiT width, `C` latent channels, `m` mel bands.

@@ -1,8 +1,9 @@
 """Checkpoints: model and optimiser state plus the config, code version and data provenance.
 
 A checkpoint is a plain dict of tensors, numbers and strings so that it loads with
-`torch.load(..., weights_only=True)` (DESIGN.md, "Errors and safety"). Writes are atomic: a temporary file in
-the same folder renamed over the target, so an interrupted save never leaves a truncated checkpoint.
+`torch.load(..., weights_only=True)` (docs/architecture.md, "Errors and safety"). Writes are atomic: a
+temporary file in the same folder renamed over the target, so an interrupted save never leaves a truncated
+checkpoint.
 """
 
 from __future__ import annotations

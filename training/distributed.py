@@ -1,7 +1,7 @@
 """Distributed set-up: the same code on one CPU, one GPU or many (torchrun + DDP).
 
 torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; without them we run as a single process. NCCL is used on
-GPUs and gloo on CPU (DESIGN.md, "Scale").
+GPUs and gloo on CPU (docs/architecture.md, "Scale").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The torch reference of the runtime's generation of one window: frames + noise -> waveform.
 
 It does, in PyTorch and with the same pure functions, exactly what `muvi_plugin` does with the exported
-graphs for a single window (DESIGN.md, "Data flow"), so the two can be compared end to end:
+graphs for a single window (docs/architecture.md, "Data flow"), so the two can be compared end to end:
     encoder clip by clip (`split_into_clips`, `VisualEncoder.encode_clips`, `stitch_clips`; MuVi App. C)
     -> adaptor resampled to the noise's length -> DiT condition path, conditional (drop False) and
     unconditional (drop True) -> Euler ODE with classifier-free guidance, both passes batched

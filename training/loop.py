@@ -3,7 +3,8 @@
 A stage (see `training/tasks/`) supplies an `Objective` — an `nn.Module` holding the stage's models whose
 `forward(batch, phase=...)` returns `(loss, stats)` — plus its data kind and its phases (one optimiser each;
 the vocoder's GAN has two). The loop wraps the objective in DDP under torchrun, so the same code runs on one
-CPU, one GPU or many (DESIGN.md, "Scale"). Train and validation share the step (STYLE.md, "Training").
+CPU, one GPU or many (docs/architecture.md, "Scale"). Train and validation share the step
+(training/README.md, "Conventions").
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """muvi for Blender: score a range of the Video Sequence Editor with generated music (a Blender extension).
 
-Host glue over `muvi_plugin` (DESIGN.md): the panel and operators are in `ui.py`, the range, channel and
-strip logic in `timeline.py`, the range's picture in `picture.py`, and the jobs (a child process each,
-drained into the scene on the main thread) in `jobs.py`. See README.md.
+Host glue over `muvi_plugin` (docs/architecture.md): the panel and operators are in `ui.py`, the range,
+channel and strip logic in `timeline.py`, the range's picture in `picture.py`, and the jobs (a child process
+each, drained into the scene on the main thread) in `jobs.py`. See README.md.
 """
 
 import atexit

@@ -1,4 +1,4 @@
-"""Blender 4.2 / 4.5 / 5.0 API differences in one place (INTEGRATIONS.md "Blender").
+"""Blender 4.2 / 4.5 / 5.0 API differences in one place (docs/hosts.md, "Blender").
 
 4.4 renamed `Sequence` to `Strip` (`ed.strips`, `ed.strips_all`) and kept the old names; 5.0 removed the
 old names and added `context.sequencer_scene`, which can differ from `context.scene`.

@@ -5,8 +5,8 @@
 Does nothing unless `muvi_score` is true. Other arguments (all optional): `muvi_bundle`, `muvi_device`
 ("cpu" by default), `muvi_range` (`START-END`, `muvi_plugin.timeline.ranges`), `muvi_markers`,
 `muvi_marker_color`, `muvi_whole`, `muvi_seed`, `muvi_steps`, `muvi_cfg`, `muvi_missing` ("error" or
-"black"), `muvi_base` and `muvi_search_roots` (relinking), `muvi_audio_dir` (default: `<output>.muvi/`
-next to the file being written).
+"black"), `muvi_base` and `muvi_search_roots` (relinking), `muvi_audio_dir` (default: `<output stem>.audio/`
+next to the file being written, `muvi_plugin.timeline.writing.audio_folder_for`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.picture import TimelinePicture
 from muvi_plugin.timeline.ranges import select_ranges
 from muvi_plugin.timeline.score import TimelineJob, audio_path, score_range
-from muvi_plugin.timeline.writing import with_score
+from muvi_plugin.timeline.writing import audio_folder_for, with_score
 
 
 def _optional(arguments: dict, key: str, kind):
@@ -42,7 +42,7 @@ def hook_function(
     if not arguments.get("muvi_score"):
         return in_timeline
     written = arguments.get("_filepath")
-    audio_dir = arguments.get("muvi_audio_dir") or (f"{written}.muvi" if written else None)
+    audio_dir = arguments.get("muvi_audio_dir") or (audio_folder_for(written) if written else None)
     if audio_dir is None:
         raise MuviError("muvi_score: give muvi_audio_dir (where the music files go)")
     rules = relinker({"base": arguments.get("muvi_base"), "search_roots": arguments.get("muvi_search_roots")})

@@ -2,7 +2,7 @@
 
 Everything in this package talks to Resolve through these interfaces only, so the logic is testable with a
 fake (tests/editor_integrations/resolve/fake_resolve.py). Frame bases follow Resolve's documentation
-(shared/INTEGRATIONS.md): `GetMarkInOut` and `AddMarker` are relative to the timeline start; render
+(docs/hosts.md, "DaVinci Resolve"): `GetMarkInOut` and `AddMarker` are relative to the timeline start; render
 `MarkIn`/`MarkOut` and `AppendToTimeline`'s `recordFrame` are absolute (add `GetStartFrame()`).
 """
 

@@ -1,7 +1,7 @@
 """`muvi resolve install`: put the menu script into Resolve's per-user Scripts folder.
 
-Folders (shared/INTEGRATIONS.md): Linux `~/.local/share/DaVinciResolve/Fusion/Scripts/<menu>`, Windows
-`%APPDATA%\\Blackmagic Design\\DaVinci Resolve\\Support\\Fusion\\Scripts\\<menu>`, macOS
+Folders (docs/hosts.md, "DaVinci Resolve"): Linux `~/.local/share/DaVinciResolve/Fusion/Scripts/<menu>`,
+Windows `%APPDATA%\\Blackmagic Design\\DaVinci Resolve\\Support\\Fusion\\Scripts\\<menu>`, macOS
 `~/Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts/<menu>`. The menu is
 `Edit` (Workspace > Scripts > Edit, on the Edit page) or `Utility` (every page).
 """

@@ -65,7 +65,7 @@ class SettingsBox(QGroupBox):
         self.guidance.setToolTip("Classifier-free guidance: how closely the music follows the picture")
         form.addRow("Guidance", self.guidance)
 
-        self.style = _path_row(
+        self.style_reference = _path_row(
             form,
             "Style",
             placeholder="none",
@@ -91,7 +91,7 @@ class SettingsBox(QGroupBox):
         self.seed.setValue(random.randint(0, MAX_SEED))
 
     def values(self) -> Values:
-        style, bundle = self.style.text().strip(), self.bundle.text().strip()
+        style, bundle = self.style_reference.text().strip(), self.bundle.text().strip()
         return Values(
             seed=self.seed.value(),
             steps=self.steps.value(),
@@ -106,8 +106,8 @@ class SettingsBox(QGroupBox):
             self, "Style reference", "", "Audio (*.wav *.flac *.mp3 *.ogg *.m4a);;All files (*)"
         )
         if path:
-            self.style.setText(path)
-            self.style.setToolTip(path)
+            self.style_reference.setText(path)
+            self.style_reference.setToolTip(path)
 
     def _browse_bundle(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Model bundle folder")

@@ -90,20 +90,21 @@ class TakeActions:
 
     def export_audio(self, take_id: str, path: str | os.PathLike) -> bool:
         """Write the take as WAV or FLAC (by suffix), atomically; errors go to the status line."""
-        return self._export(lambda take: exporting.export_audio(self.store, take, path), take_id, path)
+        return self._export(lambda store, _, take: exporting.export_audio(store, take, path), take_id, path)
 
     def export_video(self, take_id: str, path: str | os.PathLike) -> bool:
         """Write a copy of the video whose sound is the take, from the take's start; atomically."""
         return self._export(
-            lambda take: exporting.export_video(self.store, take, self.video, path), take_id, path
+            lambda store, video, take: exporting.export_video(store, take, video, path), take_id, path
         )
 
     def _export(self, write, take_id: str, path: str | os.PathLike) -> bool:
-        if self.store is None or self.video is None:
+        store, video = self.store, self.video
+        if store is None or video is None:
             return False
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            write(self.take(take_id))
+            write(store, video, self.take(take_id))
         except MuviError as error:
             self.show_error(str(error))
             return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -142,7 +142,7 @@ class TakesView(QGroupBox):
         self.store.rename(take_id, str(item.data(_NAME)))
         self._show(item, self.store.get(take_id))
 
-    def _request(self, signal: Signal) -> None:
+    def _request(self, signal: SignalInstance) -> None:
         take_id = self.current_id()
         if take_id is not None:
             signal.emit(take_id)

@@ -1,4 +1,4 @@
-"""Scoring off the GUI thread: a `QObject` worker moved to a `QThread` (INTEGRATIONS.md, PySide6).
+"""Scoring off the GUI thread: a `QObject` worker moved to a `QThread` (docs/hosts.md, "PySide6").
 
 The worker never touches a widget: it reports through signals, which the panel connects to bound methods
 of GUI-thread objects, so Qt queues them onto the GUI thread. Cancel is a `threading.Event` that the

@@ -1,4 +1,4 @@
-"""Many timelines: ranges scored in a local process pool, resumable, one summary (DESIGN.md "Scale").
+"""Many timelines: ranges scored in a local process pool, resumable, one summary (docs/architecture.md).
 
 Every range is a job. A job manifest (`<out dir>/muvi-batch.json`, rewritten atomically after each job)
 records what is done, so a re-run after a crash or a kill scores only what is missing. A timeline that
@@ -20,7 +20,7 @@ from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
 from muvi_plugin.timeline.score import TimelineJob, audio_path, open_job, score_range
-from muvi_plugin.timeline.writing import ScoredRange, with_score, write_timeline
+from muvi_plugin.timeline.writing import ScoredRange, audio_folder_for, with_score, write_timeline
 
 MANIFEST = "muvi-batch.json"
 SUMMARY = "muvi-batch-summary.json"
@@ -76,6 +76,7 @@ def _score_job(job: TimelineJob, index: int) -> dict[str, Any]:
     """In a worker: score range `index` of `job`; returns its manifest record."""
     _, picture, ranges = open_job(job)
     r = ranges[index]
+    assert _SCORER is not None, "_load (the pool initializer) runs first in every worker"
     scored = score_range(_SCORER, picture, r, job=job, path=audio_path(job, index, r))
     return {"status": "done", "audio": os.fspath(scored.audio), "metadata": dict(scored.metadata)}
 
@@ -132,7 +133,7 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
     for path, out in zip(timelines, _outputs(timelines, options), strict=True):
         summary = TimelineSummary(os.fspath(path), "scored", os.fspath(out))
         summaries.append(summary)
-        job = replace(options.template, timeline=Path(path), out=out, audio_dir=out.with_suffix(".audio"))
+        job = replace(options.template, timeline=Path(path), out=out, audio_dir=audio_folder_for(out))
         try:
             _, _, ranges = open_job(job)  # reads it, chooses ranges, checks media: fails early, named
         except (MuviError, OSError) as error:

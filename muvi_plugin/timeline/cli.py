@@ -13,66 +13,25 @@ import json
 import sys
 from pathlib import Path
 
+from muvi_plugin.console import add_timeline_options
 from muvi_plugin.errors import MuviError
 
 
-def _common(parser: argparse.ArgumentParser, loudness) -> None:
-    ranges = parser.add_argument_group("what to score (default: the timeline's in/out, else all of it)")
-    ranges.add_argument(
-        "--range",
-        dest="ranges",
-        action="append",
-        default=[],
-        metavar="START-END",
-        help="timecode 01:00:10:00-01:00:20:00 (absolute), frames 240-480 or seconds 10s-20.5s; repeatable",
-    )
-    ranges.add_argument(
-        "--markers", default=None, metavar="NAME", help="every range marked by markers of NAME"
-    )
-    ranges.add_argument("--marker-color", default=None, metavar="COLOUR", help="... or of this colour")
-    ranges.add_argument("--whole", action="store_true", help="the whole timeline")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the bundle's)")
-    parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the bundle's)")
-    parser.add_argument(
-        "--search-root",
-        dest="search_roots",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="folder to look for moved media in; repeatable",
-    )
-    parser.add_argument(
-        "--missing",
-        choices=("error", "black"),
-        default="error",
-        help="missing media: fail or black",
-    )
-    parser.add_argument("--edl-rate", type=float, default=None, help="frame rate of EDL inputs (default 24)")
-    parser.add_argument("--bundle", type=Path, default=None, help="bundle folder or .zip (default: built in)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per graph")
-    parser.add_argument(
-        "--loudness", type=loudness, default=None, metavar="LUFS", help="target LUFS or 'off'"
-    )
-
-
-def add_parsers(commands, loudness) -> None:
-    """Add `timeline score` and `batch` to the `muvi` subcommands (`loudness` parses --loudness)."""
+def add_parsers(commands) -> None:
+    """Add `timeline score` and `batch` to the `muvi` subcommands."""
     timeline = commands.add_parser("timeline", help="score ranges of an OpenTimelineIO timeline")
     actions = timeline.add_subparsers(dest="action", required=True)
     score = actions.add_parser("score", help="write a new timeline with music on a new audio track")
     score.add_argument("timeline", type=Path, help=".otio/.otioz/.otiod, EDL, FCP 7 XML or FCPXML")
     score.add_argument("--out", type=Path, required=True, help="the new timeline (.otio is lossless)")
-    _common(score, loudness)
+    add_timeline_options(score)
 
     batch = commands.add_parser("batch", help="score many timelines in parallel processes, resumably")
     batch.add_argument("timelines", type=Path, nargs="+", help="the timelines")
     batch.add_argument("--out-dir", type=Path, required=True, help="new timelines, audio, manifest, summary")
     batch.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     batch.add_argument("--format", default=".otio", help="new timelines' format (default .otio)")
-    _common(batch, loudness)
+    add_timeline_options(batch)
 
 
 def _job(args: argparse.Namespace, timeline: Path, out: Path):

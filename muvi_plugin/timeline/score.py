@@ -23,7 +23,14 @@ from muvi_plugin.pipeline import CancelFlag, Progress
 from muvi_plugin.timeline.picture import TimelinePicture
 from muvi_plugin.timeline.ranges import ScoreRange, select_ranges
 from muvi_plugin.timeline.source import Relinker, read_timeline
-from muvi_plugin.timeline.writing import ADAPTERS, REFUSED, ScoredRange, with_score, write_timeline
+from muvi_plugin.timeline.writing import (
+    ADAPTERS,
+    REFUSED,
+    ScoredRange,
+    audio_folder_for,
+    with_score,
+    write_timeline,
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class TimelineJob:
         loudness: Target LUFS; None for the bundle's default, NaN for none.
         search_roots: Folders where moved media is looked for (`Relinker`).
         missing: "error" or "black" for media that cannot be found.
-        audio_dir: Where the audio files go; None for `<out stem>.muvi/` next to `out`.
+        audio_dir: Where the audio files go; None for `<out stem>.audio/` next to `out` (`audio_folder_for`).
         audio_format: ".wav" or ".flac".
         edl_rate: The frame rate of an EDL input (EDLs do not say; OTIO assumes 24).
     """
@@ -66,7 +73,7 @@ class TimelineJob:
 
     @property
     def audio_folder(self) -> Path:
-        return self.audio_dir if self.audio_dir is not None else Path(self.out).with_suffix(".muvi")
+        return self.audio_dir if self.audio_dir is not None else audio_folder_for(self.out)
 
 
 @dataclass(frozen=True)

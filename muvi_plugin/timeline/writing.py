@@ -1,6 +1,6 @@
 """The new timeline: a copy of the input with the music on new audio tracks named after muvi.
 
-INTEGRATIONS.md "Writing a score back that survives": per scored range a Gap up to its start, then a Clip
+docs/hosts.md, "Writing a score back that survives": per scored range a Gap up to its start, then a Clip
 referencing the audio file, whose available range is in the timeline's rate (FCP 7 XML refuses a
 sample-rate range), with the generation settings in `metadata["muvi"]` and a marker spanning the range.
 Overlapping ranges go on further tracks (`muvi`, `muvi 2`, ...). `.otio` is lossless; another format is
@@ -23,6 +23,7 @@ from muvi_plugin.timeline.ranges import ScoreRange
 
 RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
 TRACK_NAME = "muvi"
+AUDIO_FOLDER_SUFFIX = ".audio"
 # Output formats by extension; each must keep the music track (checked by reading the file back).
 ADAPTERS = {
     ".otio": "otio_json",
@@ -35,6 +36,15 @@ REFUSED = {
     ".edl": "EDL (CMX 3600) keeps only the first video track, so the music track would be lost; write .otio "
     "(lossless), .xml (FCP 7) or .fcpxml",
 }
+
+
+def audio_folder_for(out: str | os.PathLike) -> Path:
+    """Where the music of a new timeline goes: `<out without its extension>.audio/` beside it.
+
+    The one naming rule of `muvi timeline score`, `muvi batch`, `muvi resolve score-otio` and the OTIO hook
+    (`cut.muvi.otio` -> `cut.muvi.audio/`, `Edit 1 muvi.otio` -> `Edit 1 muvi.audio/`), unless told a folder.
+    """
+    return Path(out).with_suffix(AUDIO_FOLDER_SUFFIX)
 
 
 @dataclass(frozen=True)

@@ -83,5 +83,5 @@ def test_otioconvert_adds_the_score_through_the_hook(debug_bundle, media, tmp_pa
     (scored,) = music.find_clips()
     assert music.range_of_child(scored) == TR(RT(2, RATE), RT(8, RATE))
     audio = Path(otio.url_utils.filepath_from_url(scored.media_reference.target_url))
-    assert audio.parent == Path(f"{out}.muvi") and audio.is_file()
+    assert audio.parent == tmp_path / "scored.audio" and audio.is_file()  # audio_folder_for
     assert scored.metadata[TRACK_NAME]["steps"] == 2

@@ -9,7 +9,7 @@ import torch
 
 from export.bundle import debug_parts
 from training.checkpoint import save_checkpoint
-from training.tasks.base import part_entry
+from training.models.registry import part_entry
 
 
 def write_checkpoint(path: Path, stage: str, parts: dict[str, torch.nn.Module]) -> Path:

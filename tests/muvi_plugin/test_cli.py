@@ -45,6 +45,18 @@ def test_score_real_footage_writes_exactly_the_range(debug_bundle, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["testvideo.muvi.wav"]
 
 
+def test_score_without_out_never_replaces_an_earlier_take(debug_bundle, video, tmp_path):
+    first = muvi("score", video, "--bundle", debug_bundle, "--steps", 2, "--seed", 1, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    take = tmp_path / "clip.muvi.wav"
+    before = take.read_bytes()
+    second = muvi("score", video, "--bundle", debug_bundle, "--steps", 2, "--seed", 2, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.startswith(f"{tmp_path / 'clip.muvi-2.wav'}: ")
+    assert take.read_bytes() == before, "the first take is kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.muvi-2.wav", "clip.muvi.wav"]
+
+
 def test_score_to_flac_with_a_video_copy(debug_bundle, video, tmp_path):
     before = video.read_bytes()
     run = muvi(

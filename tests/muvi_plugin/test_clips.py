@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from muvi_plugin.clips import clip_starts, split_into_clips, stitch_clips
+from muvi_plugin.clips import clip_starts, split_index, split_into_clips, stitch_clips, stitch_index
 
 torch = pytest.importorskip("torch")
 visual_encoder = pytest.importorskip("training.models.visual_encoder")
@@ -11,10 +11,17 @@ visual_encoder = pytest.importorskip("training.models.visual_encoder")
 LENGTHS = [1, 5, 15, 16, 17, 31, 32, 33, 40, 105]
 
 
+def test_training_cuts_with_the_runtime_index_arithmetic():
+    # One definition of where clips start: training's torch functions gather with the runtime's indices.
+    assert visual_encoder.clip_starts is clip_starts
+
+
 @pytest.mark.parametrize("t", LENGTHS)
 @pytest.mark.parametrize("clip", [1, 4, 16])
-def test_clip_starts_match_training(t, clip):
-    assert clip_starts(t, clip) == visual_encoder.clip_starts(t, clip)
+def test_split_index_covers_every_frame_and_stitch_index_undoes_it(t, clip):
+    split = split_index(t, clip)
+    assert len(split) == len(clip_starts(t, clip)) * clip and sorted(set(split)) == list(range(t))
+    assert [split[i] for i in stitch_index(t, clip)] == list(range(t))
 
 
 @pytest.mark.parametrize("t", LENGTHS)

@@ -44,7 +44,12 @@ def test_scoring_with_the_embedded_model_needs_no_bundle_and_no_torch(tmp_path):
     args = ["score", str(TESTVIDEO), "--start", "3", "--end", "13.5", "--seed", "1", "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     run = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     with av.open(str(out)) as container:

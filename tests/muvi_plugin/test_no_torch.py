@@ -1,4 +1,4 @@
-"""The runtime must install into Blender's or Resolve's Python without torch (DESIGN.md)."""
+"""The runtime must install into Blender's or Resolve's Python without torch (docs/architecture.md)."""
 
 import subprocess
 import sys

@@ -7,7 +7,7 @@ over time (`training.contrastive.similarity.position_aware_similarity`). Like BC
 on a percentage scale: 100 x the mean cosine, in [-100, 100].
 
 The encoders come from a checkpoint of the `contrastive` stage (`training.checkpoint`), which stores
-each model as its config plus its weights (`training.tasks.base.load_part`); a frozen pre-trained
+each model as its config plus its weights (`training.models.registry.load_part`); a frozen pre-trained
 encoder is stored as its config and rebuilt from its local checkpoint path.
 
 Shapes: ``t`` video frames at `VIDEO_FPS`, ``H W`` the encoder's image size, ``s`` audio samples.
@@ -69,7 +69,7 @@ def load_sim_model(checkpoint: str | os.PathLike) -> SimModel:
         ValueError: It is not a muvi checkpoint, or holds no contrastive encoders.
     """
     from training.checkpoint import load_checkpoint
-    from training.tasks.base import load_part
+    from training.models.registry import load_part
 
     path = Path(checkpoint)
     models = load_checkpoint(path).get("models", {})

@@ -228,6 +228,9 @@ class MelVAE(nn.Module):
         config: The VAE's sizes.
     """
 
+    latent_mean: torch.Tensor  # buffers, registered in __init__ (typed here for the type checker)
+    latent_std: torch.Tensor
+
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         self.config = config

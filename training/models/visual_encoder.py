@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from transformers import CLIPVisionModel, VideoMAEConfig, VideoMAEModel
 
+from muvi_plugin.clips import clip_starts, split_index, stitch_index
 from muvi_plugin.constants import ENCODER_CLIP_FRAMES
 from training.layers.vit import LAYER_NORM_EPS, read_state_dict
 
@@ -140,23 +141,7 @@ PRESETS: dict[str, VisualEncoderConfig] = {
 
 
 # --- MuVi App. C: fixed-length clips stacked on the batch axis, stitched back --------------------------
-
-
-def clip_starts(t: int, clip: int) -> list[int]:
-    """First frame of every clip covering `t` frames.
-
-    Full clips tile the video from frame 0; a remainder is covered by one more clip made of the last `clip`
-    frames (MuVi App. C: re-use real frames rather than zero padding). A video shorter than one clip gets a
-    single clip starting at 0 (filled by repeating its last frame).
-    """
-    if t < 1 or clip < 1:
-        raise ValueError(f"need t >= 1 and clip >= 1, got t={t}, clip={clip}")
-    if t <= clip:
-        return [0]
-    starts = list(range(0, t - clip + 1, clip))
-    if t % clip:
-        starts.append(t - clip)
-    return starts
+# The index arithmetic is the runtime's (`muvi_plugin.clips`), so training and runtime cut alike.
 
 
 def split_into_clips(frames: torch.Tensor, clip: int) -> torch.Tensor:
@@ -170,7 +155,7 @@ def split_into_clips(frames: torch.Tensor, clip: int) -> torch.Tensor:
         The k clips of video 0, then those of video 1, and so on; see `clip_starts` for where they start.
     """
     b, t = frames.shape[:2]
-    index = [min(start + i, t - 1) for start in clip_starts(t, clip) for i in range(clip)]
+    index = split_index(t, clip)
     picked = frames.index_select(1, torch.tensor(index, device=frames.device))
     return picked.reshape(b * (len(index) // clip), clip, *frames.shape[2:])
 
@@ -181,17 +166,14 @@ def stitch_clips(features: torch.Tensor, *, batch: int, t: int, clip: int) -> to
     Full clips are joined end to end; from the last, overlapping clip only its new tail is kept, and the
     padding of a video shorter than one clip is cropped.
     """
-    starts = clip_starts(t, clip)
-    k = len(starts)
+    k = len(clip_starts(t, clip))
     if features.shape[0] != batch * k or features.shape[1] != clip:
         raise ValueError(
             f"expected ({batch * k}, {clip}, ...) clip features for batch={batch}, t={t}, "
             f"got {tuple(features.shape)}"
         )
-    n_full = t // clip if t > clip else 0
-    index = [j if j < n_full * clip else (k - 1) * clip + j - starts[-1] for j in range(t)]
     joined = features.reshape(batch, k * clip, *features.shape[2:])
-    return joined.index_select(1, torch.tensor(index, device=features.device))
+    return joined.index_select(1, torch.tensor(stitch_index(t, clip), device=features.device))
 
 
 # --- encoders --------------------------------------------------------------------------------------------

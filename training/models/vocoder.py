@@ -383,8 +383,8 @@ def multi_resolution_stft_loss(
 ) -> torch.Tensor:
     """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions (Parallel WaveGAN).
 
-    Training only (uses complex `torch.stft`). DESIGN.md: an STFT-only first phase, before adversarial
-    training, converges much faster on CPU.
+    Training only (uses complex `torch.stft`). training/README.md, "Budget": an STFT-only first phase,
+    before adversarial training, converges much faster on CPU.
 
     Args:
         fake_wave: Generated audio `(b, 1, s)` or `(b, s)`, `s` > half the largest `n_fft`.

@@ -3,7 +3,8 @@
 Starts from the unconditional DiT of `dit-pretrain`, the adaptor (and, for the from-scratch encoder, the
 encoder) of `contrastive`, and the VAE of `vae`. The condition is replaced by the unconditional embedding with
 p=0.2 so classifier-free guidance works at inference. muvi also keeps the in-context mechanism alive here
-(p=0.5) because the runtime continues long ranges window by window through it (DESIGN.md, "Data flow").
+(p=0.5) because the runtime continues long ranges window by window through it (docs/architecture.md,
+"Data flow").
 """
 
 from __future__ import annotations

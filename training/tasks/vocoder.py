@@ -2,8 +2,8 @@
 
 Training crops a short random window of each clip (HiFi-GAN trains on ~1 s segments). Until
 `run.adversarial_start` only the multi-resolution STFT and mel losses train the generator — on CPU that
-phase converges much faster (DESIGN.md, "Budget") — then the MPD/MSD discriminators and the adversarial and
-feature-matching losses join.
+phase converges much faster (training/README.md, "Budget") — then the MPD/MSD discriminators and the
+adversarial and feature-matching losses join.
 """
 
 from __future__ import annotations

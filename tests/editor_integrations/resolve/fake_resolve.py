@@ -1,7 +1,7 @@
 """`FakeResolve`: a stand-in for DaVinci Resolve's scripting API, following its documented semantics.
 
 Resolve cannot run here. This fake implements the calls `editor_integrations.resolve.host` declares, with
-Resolve's frame bases (shared/INTEGRATIONS.md): `GetMarkInOut` and `AddMarker` are relative to the
+Resolve's frame bases (docs/hosts.md, "DaVinci Resolve"): `GetMarkInOut` and `AddMarker` are relative to the
 timeline start (mark keys absent when unset); render `MarkIn`/`MarkOut` and `AppendToTimeline`'s
 `recordFrame` are absolute. `ImportMedia` re-importing a file into the same bin returns the old item.
 Rendering really writes a small video of the range (tests/media_factory.py) so the real muvi CLI can

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from editor_integrations.resolve import install as install_module
-from muvi_plugin.cli import main
+from editor_integrations.resolve.cli import main
 from tests.editor_integrations.resolve.fake_resolve import FakeResolve
 
 EXPECTED = {
@@ -30,7 +30,7 @@ def home(tmp_path, monkeypatch):
 @pytest.mark.parametrize("menu", ["Edit", "Utility"])
 def test_dry_run_names_the_per_user_folder_and_writes_nothing(system, menu, home, monkeypatch, capsys):
     monkeypatch.setattr(install_module.platform, "system", lambda: system)
-    assert main(["resolve", "install", "--menu", menu, "--dry-run"]) == 0
+    assert main(["install", "--menu", menu, "--dry-run"]) == 0
     expected = home.joinpath(*EXPECTED[system], menu, "muvi.py")
     out = capsys.readouterr().out
     assert f"would install the Resolve script at {expected} " in out
@@ -46,7 +46,7 @@ def test_install_writes_the_script_there(system, home, monkeypatch):
 
 
 def test_folder_override_gets_a_script_that_finds_muvi(tmp_path, capsys):
-    assert main(["resolve", "install", "--folder", str(tmp_path / "Scripts")]) == 0
+    assert main(["install", "--folder", str(tmp_path / "Scripts")]) == 0
     script = tmp_path / "Scripts" / "Edit" / "muvi.py"
     assert f"installed the Resolve script at {script}" in capsys.readouterr().out
     text = script.read_text(encoding="utf-8")

@@ -8,11 +8,12 @@ tracks (`"Audio Type"`), markers with upper-case colours and `{"Keywords", "Note
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
 
-from muvi_plugin.cli import main
+from editor_integrations.resolve.cli import main
 from muvi_plugin.timeline.writing import TRACK_NAME
 from tests import media_factory as mf
 from tests.editor_integrations.resolve.conftest import STEPS
@@ -64,7 +65,7 @@ def score(tmp_path, bundle, timeline: otio.schema.Timeline, *extra: str) -> otio
     source, out = tmp_path / "Edit 1.otio", tmp_path / "Edit 1 muvi.otio"
     otio.adapters.write_to_file(timeline, str(source))
     before = source.read_bytes()
-    argv = ["resolve", "score-otio", str(source), "--out", str(out), "--steps", str(STEPS), "--device", "cpu"]
+    argv = ["score-otio", str(source), "--out", str(out), "--steps", str(STEPS), "--device", "cpu"]
     assert main([*argv, "--bundle", str(bundle), *extra]) == 0
     assert source.read_bytes() == before, "the exported timeline is never modified"
     return otio.adapters.read_from_file(str(out))
@@ -81,6 +82,9 @@ def test_muvi_markers_are_scored_onto_a_new_audio_track(tmp_path, debug_bundle):
     back = score(tmp_path, debug_bundle, resolve_export(tmp_path))
     placed = music_range(back)
     assert placed == TR(RT(10, RATE), RT(30, RATE))
+    (clip,) = back.tracks[-1].find_clips()
+    audio = Path(otio.url_utils.filepath_from_url(clip.media_reference.target_url))
+    assert audio.parent == tmp_path / "Edit 1 muvi.audio" and audio.is_file()  # audio_folder_for
     # As Resolve shows it on import: 01:00:00:10 to 01:00:01:16 (exclusive).
     assert otio.opentime.to_timecode(back.global_start_time + placed.start_time, RATE) == "01:00:00:10"
     assert back.global_start_time == HOUR

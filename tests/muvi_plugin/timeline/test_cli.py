@@ -104,6 +104,7 @@ def test_batch_killed_half_way_resumes_without_rescoring(debug_bundle, media, tm
     done = json.loads(manifest.read_text())["jobs"]
     assert 5 <= len(done) < 20, "the kill must land half-way"
     stamps = {key: Path(record["audio"]).stat().st_mtime_ns for key, record in done.items()}
+    assert all(Path(r["audio"]).parent.name.endswith(".muvi.audio") for r in done.values())  # one rule
 
     second = run(*args, cwd=tmp_path)
     assert second.returncode == 2, second.stderr  # the broken timeline failed; the others did not

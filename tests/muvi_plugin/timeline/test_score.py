@@ -52,7 +52,7 @@ def test_marked_ranges_become_clips_of_exact_length_and_place(scorer, media_set,
     for c, frames, scored in zip(clips, (40, 28), result.scored, strict=True):
         assert c.media_reference.available_range == TR(RT(0, rate), RT(frames, rate))
         path = otio.url_utils.filepath_from_url(c.media_reference.target_url)
-        assert path == str(scored.audio) and scored.audio.parent == tmp_path / "scored.muvi"
+        assert path == str(scored.audio) and scored.audio.parent == tmp_path / "scored.audio"
         info = media.probe(path)
         assert round(info.duration * info.sample_rate) == round(frames / rate * scorer.sample_rate)
         meta = c.metadata[TRACK_NAME]

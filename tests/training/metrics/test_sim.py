@@ -6,7 +6,7 @@ from tests import media_factory as mf
 from training.checkpoint import save_checkpoint
 from training.contrastive.similarity import position_aware_similarity
 from training.metrics.sim import load_sim_model, read_pair, sim_score, sim_scores, similarity
-from training.tasks.base import part_from_checkpoints
+from training.models.registry import part_from_checkpoints
 
 
 @pytest.fixture(scope="module")

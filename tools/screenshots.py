@@ -1,6 +1,9 @@
 """Render the panel window offscreen in its main states and save PNGs (for docs/panel/ and for review).
 
-    python -m muvi_plugin.panel.screenshots --video /work/shared/media/testvideo.mp4 --bundle DEBUG_BUNDLE
+    python tools/screenshots.py --video examples/bbb_excerpt.mp4 [--bundle BUNDLE] [--out docs/panel]
+
+A docs tool, not part of the runtime (it is not installed): it drives `muvi_plugin.panel.app.MainWindow`
+like a user would. Needs the `panel` extra.
 
 States: `empty.png`, `loaded.png` (video with a range), `generating.png` (mid-generation, then cancelled),
 `takes.png` (three takes listed). Takes and settings go to a temporary folder, never the user's.
@@ -15,7 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "panel"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "panel"
 SIZE = (1100, 720)
 
 
