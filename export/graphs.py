@@ -25,7 +25,8 @@ from training.models.adaptor import VisualAdaptor
 from training.models.dit import DiT
 from training.models.vae import MelVAE
 from training.models.visual_encoder import PatchFeatures, VisualEncoder
-from training.models.vocoder import build_vocoder
+from training.models.vocoder import HiFiGANGenerator, build_vocoder
+from training.models.vocos import VocosGenerator
 
 PART_NAMES = ("visual_encoder", "adaptor", "dit", "vae", "vocoder")
 """The model parts a bundle is exported from, named as in checkpoints (`training.models.registry`)."""
@@ -152,7 +153,7 @@ class VocoderGraph(nn.Module):
         with torch.random.fork_rng(devices=[]):  # the throw-away initialisation must not move global RNG
             self.vocoder = build_vocoder(vocoder.config)
         self.vocoder.load_state_dict(vocoder.state_dict())
-        self.vocoder.remove_weight_norm()
+        self.vocoder.remove_weight_norm()  # type: ignore[operator]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         return self.vocoder(mel).squeeze(1)
@@ -174,8 +175,14 @@ TRACE_VOCODER = (3, 16)  # (b, T)
 VERIFY_VOCODER = ((1, 7), (4, 13), (1, 41))
 
 
-Parts = tuple[VisualEncoder, VisualAdaptor, DiT, MelVAE, HiFiGANGenerator]
-_PART_TYPES = (VisualEncoder, VisualAdaptor, DiT, MelVAE, HiFiGANGenerator)
+Parts = tuple[VisualEncoder, VisualAdaptor, DiT, MelVAE, HiFiGANGenerator | VocosGenerator]
+_PART_TYPES: tuple[type | tuple[type, ...], ...] = (
+    VisualEncoder,
+    VisualAdaptor,
+    DiT,
+    MelVAE,
+    (HiFiGANGenerator, VocosGenerator),
+)
 
 
 def typed_parts(parts: dict[str, nn.Module]) -> Parts:
@@ -187,7 +194,9 @@ def typed_parts(parts: dict[str, nn.Module]) -> Parts:
         )
     for name, kind in zip(PART_NAMES, _PART_TYPES, strict=True):
         if not isinstance(parts[name], kind):
-            raise ValueError(f"part {name!r} is a {type(parts[name]).__name__}, not a {kind.__name__}")
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            wanted = " or ".join(k.__name__ for k in kinds)
+            raise ValueError(f"part {name!r} is a {type(parts[name]).__name__}, not a {wanted}")
     return cast(Parts, tuple(parts[p] for p in PART_NAMES))
 
 
@@ -359,7 +368,7 @@ def _vae_decoder(vae: MelVAE, g: torch.Generator) -> GraphDef:
 
 
 def _vocoder(vocoder: nn.Module, g: torch.Generator) -> GraphDef:
-    m = vocoder.config.n_mels
+    m = int(vocoder.config.n_mels)  # type: ignore[union-attr, arg-type]
     trace, verify = _cases(lambda b, t: (_log_mel((b, m, t), g),), TRACE_VOCODER, VERIFY_VOCODER)
     return GraphDef(
         name="vocoder",

@@ -280,11 +280,11 @@ class Scorer:
             MuviError: A loudness target outside -70..0 LUFS or a ceiling outside -20..0 dBTP.
         """
         d = self.bundle.manifest.defaults
-        loudness = d.loudness_lufs if request.loudness is None else request.loudness
+        loudness: float | str | None = d.loudness_lufs if request.loudness is None else request.loudness
         ceiling = d.true_peak_dbtp if request.ceiling is None else request.ceiling
         if isinstance(loudness, str) and loudness.lower() != OFF:
             raise MuviError(f"loudness must be LUFS or {OFF!r}, got {loudness!r}")
-        if isinstance(loudness, str) or math.isnan(loudness):
+        if isinstance(loudness, str) or loudness is None or math.isnan(loudness):
             loudness = None
         elif not -70.0 <= loudness <= 0.0:
             raise MuviError(f"loudness must be between -70 and 0 LUFS, got {loudness:g}")

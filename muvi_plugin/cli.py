@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -182,7 +181,9 @@ def _score(args: argparse.Namespace) -> int:
             raise
     r, m = result.report, result.report.mastering
     levels = (
-        f", {m.loudness_lufs:.1f} LUFS, {m.true_peak_dbtp:.1f} dBTP" if m.loudness_lufs is not None else ""
+        f", {m.loudness_lufs:.1f} LUFS, {m.true_peak_dbtp:.1f} dBTP"
+        if m is not None and m.loudness_lufs is not None and m.true_peak_dbtp is not None
+        else ""
     )
     print(
         f"{out}: {result.duration:.2f} s of music for {r.video} {r.start:g}-{r.end:g} s "

@@ -174,7 +174,7 @@ def master(
 
 def _loudness_and_ceiling(
     clean: np.ndarray, sample_rate: int, loudness: float, settings: Mastering
-) -> tuple[float, float, int, np.ndarray]:
+) -> tuple[float, float | None, int, np.ndarray]:
     """Gain + limiter passes until both the target and the ceiling are met; (gain, limiter ceiling,
     passes made, audio) of the pass closest to the target.
 
@@ -188,6 +188,7 @@ def _loudness_and_ceiling(
     import pedalboard
 
     target, ceiling = settings.loudness_lufs, settings.ceiling_dbtp
+    assert target is not None  # the caller handles "off"
     gain_db, limiter_ceiling = target - loudness, ceiling
     too_quiet, too_loud = -math.inf, math.inf  # the bracket of gains
     best: tuple[float, float, float, int, np.ndarray] | None = None  # miss, gain, limiter ceiling, pass, out
@@ -215,7 +216,8 @@ def _loudness_and_ceiling(
         slope = 1.0
         if previous is not None and gain_db != previous[0]:
             slope = (reached - previous[1]) / (gain_db - previous[0])
-        if miss > 0 or (slope <= 0 and gain_db > previous[0]):  # louder in, quieter out: past the top
+        # Louder in, quieter out: past the top.
+        if miss > 0 or (slope <= 0 and previous is not None and gain_db > previous[0]):
             too_loud = min(too_loud, gain_db)
         else:
             too_quiet = max(too_quiet, gain_db)
