@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,8 +183,11 @@ def _in_tune(harmonic: np.ndarray, sr: int) -> InTune:
     voiced = voiced & np.isfinite(f0)
     cents = 1200.0 * np.log2(f0[voiced] / A4_HZ)
     off = np.abs(cents - 100.0 * np.round(cents / 100.0))
-    silent = not np.any(np.abs(harmonic) > 1e-6)
-    tuning = math.nan if silent else 100.0 * float(librosa.estimate_tuning(y=harmonic, sr=sr))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tuning = 100.0 * float(librosa.estimate_tuning(y=harmonic, sr=sr))
+    if any("empty frequency set" in str(w.message) for w in caught):
+        tuning = math.nan  # no peak to measure (silence, noise): librosa answers 0 cents
     return InTune(
         share=float(np.mean(off <= IN_TUNE_CENTS)) if len(off) else math.nan,
         voiced_share=float(voiced.mean()) if len(voiced) else 0.0,
