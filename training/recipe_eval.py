@@ -8,6 +8,10 @@ clip's video: SIM (`metrics.sim`, the newest ``WORK/contrastive`` checkpoint; th
 the ceiling) and the share of its cuts and motion peaks with a music onset within 100 ms (`metrics.sync`).
 **Real footage** is scored whole (its first ``seconds`` past `WHOLE_FOOTAGE_SECONDS`): hit rate of its
 visual events vs the same music shifted in time (chance; `metrics.sync.sync_score`).
+**Musicality** of every take (model, baseline, real soundtrack, footage), its first
+``musicality_seconds`` (`metrics.musicality`: pYIN is the slow part): the share of energy on the 80 Hz
+mel-frame comb, the share of voiced frames in tune at A440, the voiced share, the key and the tempo
+spread; the summary counts the keys, since a model that ignores the music's harmony lands in one.
 
 Writes ``OUT/metrics.json`` (settings, per-item and mean numbers, timings; atomic), ``OUT/metrics.md``
 (the model card's tables), and a few timelines ``OUT/plots/*.png`` with their music ``OUT/audio/*.wav``.
@@ -35,6 +39,8 @@ REPORT_FORMAT = 1
 WHOLE_FOOTAGE_SECONDS = 30.0  # footage up to this long is scored whole: one pass of a 30 s window
 SYNTHETIC_PLOTS = 2  # held-out clips drawn (the first ones) ...
 MAX_PLOTS = 4  # ... and footage fills the rest of this many pictures
+MUSICALITY_SECONDS = 10.0  # analysed of each take: pYIN takes ~0.2 s per second of audio
+MIN_MUSICALITY_SECONDS = 1.0  # shorter takes get no musicality (the comb needs 1 s for 0.5 Hz bins)
 # The model card's table: (title, key, decimals).
 _COLUMNS = (
     ("BCS", "bcs", 1),
@@ -45,6 +51,13 @@ _COLUMNS = (
 )
 
 _METRICS = tuple(key for _, key, _ in _COLUMNS)
+# The musicality table: (title, key, decimals); means over the takes.
+_MUSICALITY_COLUMNS = (
+    ("comb share (chance 0.05)", "comb_share", 3),
+    ("in tune", "in_tune_share", 3),
+    ("voiced", "voiced_share", 3),
+    ("tempo spread", "tempo_spread", 3),
+)
 _SYSTEMS = {"model": "model", "shuffled": "shuffled video (baseline)", "ground_truth": "real soundtrack"}
 Progress = Callable[[str, float], None]
 
@@ -117,6 +130,7 @@ def evaluate_recipe(
     seed: int = 0,
     steps: int | None = None,
     limit: int | None = None,
+    musicality_seconds: float | None = MUSICALITY_SECONDS,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Evaluate a recipe's bundle on its held-out clips and on footage; returns the report (JSON-ready).
@@ -132,6 +146,8 @@ def evaluate_recipe(
         seed: the scoring seed, the same for every clip and its baseline.
         steps: sampler steps; None for the bundle's default.
         limit: evaluate only the first `limit` test clips.
+        musicality_seconds: the first seconds of every take that `metrics.musicality` analyses; None or
+            0 measures no musicality.
         progress: ``progress(item, fraction)`` after every clip and file; None shows a tqdm bar.
 
     Raises:
@@ -151,6 +167,9 @@ def evaluate_recipe(
     every_clip, contrastive, bundle_path, footage = _inputs(
         work, bundle, contrastive, footage, seconds=seconds, limit=limit
     )
+    if musicality_seconds is not None and musicality_seconds < 0:
+        raise ValueError(f"musicality_seconds must be >= 0 or None, got {musicality_seconds}")
+    measure = partial(_musicality, seconds=musicality_seconds or 0.0)
     partner = derangement([c.piece for c in every_clip])  # over the whole split: more pieces to pick from
     clips = every_clip[:limit]
     scorer = load_bundle(bundle_path)
@@ -176,7 +195,14 @@ def evaluate_recipe(
     synthetic = []
     for i, clip in enumerate(clips):
         job = partial(
-            _held_out, scorer, sim_model, clip, every_clip[partner[i]], seconds=seconds, request=request
+            _held_out,
+            scorer,
+            sim_model,
+            clip,
+            every_clip[partner[i]],
+            seconds=seconds,
+            request=request,
+            measure=measure,
         )
         synthetic.append(run(f"test-{clip.name}", job, picture=i < SYNTHETIC_PLOTS))
     files = []
@@ -186,7 +212,7 @@ def evaluate_recipe(
         files.append(
             run(
                 name,
-                partial(_footage, scorer, file, seconds=seconds, request=request),
+                partial(_footage, scorer, file, seconds=seconds, request=request, measure=measure),
                 picture=len(plots) < MAX_PLOTS,
             )
         )
@@ -203,12 +229,14 @@ def evaluate_recipe(
             "footage": [str(f) for f in footage],
             "seconds": seconds,
             "limit": limit,
+            "musicality_seconds": musicality_seconds or None,
             "contrastive_checkpoint": str(contrastive),
             "provider": scorer.provider,
             **settings,
         },
         "synthetic": {"summary": _synthetic_summary(synthetic), "clips": synthetic},
         "footage": {"summary": _footage_summary(files), "files": files},
+        "musicality": _musicality_summary(synthetic, files),
         "plots": plots,
         "timings": timings,
     }
@@ -261,6 +289,7 @@ def _held_out(
     *,
     seconds: float,
     request: Callable[..., ScoreRequest],
+    measure: Callable[[np.ndarray, int], dict | None],
 ) -> tuple[dict, dict]:
     """One held-out clip: model, shuffled-video and real music against its soundtrack and its video."""
     from muvi_plugin.media import probe, read_audio, read_video_frames
@@ -297,6 +326,7 @@ def _held_out(
             "sim": similarity(sim_model, frames, _at_rate(wave, rate, sim_model.sample_rate)),
             "sync_hit_rate": sync.hit_rate,
             "sync_shifted_mean": sync.shifted_mean,
+            "musicality": measure(wave, rate),
         }
         if name != "ground_truth":  # against itself every beat score is trivially perfect
             entry[name].update(beat_scores(beats[name], beats["ground_truth"]).as_dict())
@@ -313,7 +343,12 @@ def _held_out(
 
 
 def _footage(
-    scorer: Scorer, file: Path, *, seconds: float, request: Callable[..., ScoreRequest]
+    scorer: Scorer,
+    file: Path,
+    *,
+    seconds: float,
+    request: Callable[..., ScoreRequest],
+    measure: Callable[[np.ndarray, int], dict | None],
 ) -> tuple[dict, dict]:
     """One footage file: its music's onsets against its cuts and motion peaks, and the shifted chance."""
     from muvi_plugin.media import probe
@@ -325,7 +360,13 @@ def _footage(
     span = info.video_end if whole else min(seconds, info.video_end)
     wave = scorer.score(request(file, end=span)).audio
     sync = sync_score(file, wave, scorer.sample_rate, start=0.0, end=span)
-    entry = {"video": str(file), "seconds": span, "whole": whole, "sync": sync.as_dict()}
+    entry = {
+        "video": str(file),
+        "seconds": span,
+        "whole": whole,
+        "sync": sync.as_dict(),
+        "musicality": measure(wave, scorer.sample_rate),
+    }
     timeline = {
         "wave": wave,
         "beats": track_beats(wave, scorer.sample_rate),
@@ -335,6 +376,36 @@ def _footage(
         "title": f"{file.name}: generated music vs the video's events",
     }
     return entry, timeline
+
+
+def _musicality(wave: np.ndarray, rate: int, *, seconds: float) -> dict | None:
+    """`metrics.musicality` of the first `seconds` of a take; None when off or the take is too short."""
+    from training.metrics.musicality import musicality
+
+    if seconds <= 0 or len(wave) < MIN_MUSICALITY_SECONDS * rate:
+        return None
+    return musicality(np.asarray(wave, dtype=np.float32), rate, max_seconds=seconds)
+
+
+def _musicality_summary(clips: list[dict], files: list[dict]) -> dict[str, Any]:
+    """Per system (model, shuffled, ground_truth, footage): takes measured, means and a count of keys."""
+    takes = {system: [c[system].get("musicality") for c in clips] for system in _SYSTEMS}
+    takes["footage"] = [f.get("musicality") for f in files]
+    summary: dict[str, Any] = {}
+    for system, results in takes.items():
+        measured = [r for r in results if r is not None]
+        if not measured:
+            continue
+        keys: dict[str, int] = {}
+        for r in measured:
+            name = r["key"] or "no key"  # None: silence
+            keys[name] = keys.get(name, 0) + 1
+        summary[system] = {
+            "takes": len(measured),
+            **{k: _mean(r[k] for r in measured) for _, k, _ in _MUSICALITY_COLUMNS},
+            "keys": dict(sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+    return summary
 
 
 def _picture(out: Path, name: str, timeline: dict, rate: int) -> str:
@@ -446,6 +517,7 @@ def markdown(report: dict[str, Any]) -> str:
             )
         )
     lines += ["", f"Higher (model vs baseline): {higher}. BCS is best near 100, not above it.", ""]
+    lines += _musicality_lines(report)
     files, summary = report["footage"]["files"], report["footage"]["summary"]
     if files:
         lines += [
@@ -461,6 +533,32 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(_row(Path(file["video"]).name, _num(file["seconds"]), sync["events"], hit, shifted))
         lines += [_row("mean", "", "", _num(summary["hit_rate"], 3), _num(summary["shifted_mean"], 3)), ""]
     return "\n".join(lines)
+
+
+def _musicality_lines(report: dict[str, Any]) -> list[str]:
+    summary = report.get("musicality") or {}
+    if not summary:
+        return []
+    labels = {**_SYSTEMS, "footage": "footage takes (model)"}
+    lines = [
+        f"Musicality, first {report['settings']['musicality_seconds']:g} s of each take "
+        "(`training/metrics/musicality.py`): share of 40-4000 Hz energy within 2 Hz of a multiple of "
+        "80 Hz (the mel frame rate; chance 0.05), share of voiced pYIN frames within 25 cents of A440 "
+        "12-TET, voiced share, largest octave-folded deviation of a 15 s window's tempo from their "
+        "median, and the estimated keys (Krumhansl-Kessler).",
+        "",
+        _row("music", "takes", *(t for t, _, _ in _MUSICALITY_COLUMNS), "keys (count)"),
+        _row(*["---"] * (3 + len(_MUSICALITY_COLUMNS))),
+    ]
+    for system, label in labels.items():
+        if system in summary:
+            m = summary[system]
+            keys = ", ".join(f"{k} ({n})" for k, n in list(m["keys"].items())[:4])
+            more = len(m["keys"]) - 4
+            keys += f", {more} more" if more > 0 else ""
+            cells = (_num(m.get(k), digits) for _, k, digits in _MUSICALITY_COLUMNS)
+            lines.append(_row(label, m["takes"], *cells, keys))
+    return [*lines, ""]
 
 
 def _paired(entry: dict[str, Any], digits: int) -> str:
@@ -500,6 +598,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="sampler steps (default: the bundle's)")
     p.add_argument("--limit", type=int, help="evaluate only the first N test clips")
+    p.add_argument(
+        "--musicality-seconds",
+        type=float,
+        default=MUSICALITY_SECONDS,
+        help=f"seconds of each take whose musicality is measured (default {MUSICALITY_SECONDS:g}; 0: none)",
+    )
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -513,6 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             steps=args.steps,
             limit=args.limit,
+            musicality_seconds=args.musicality_seconds,
             progress=(lambda item, fraction: None) if args.no_progress else None,
         )
     except (ValueError, FileNotFoundError, MuviError) as exc:

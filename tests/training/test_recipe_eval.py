@@ -95,6 +95,34 @@ def test_pictures_audio_and_the_model_card_table(evaluated):
 
 
 @pytest.mark.slow
+def test_every_take_has_its_musicality_and_the_card_its_table(evaluated):
+    out, report = evaluated
+    takes = [
+        c[s]["musicality"]
+        for c in report["synthetic"]["clips"]
+        for s in ("model", "shuffled", "ground_truth")
+    ]
+    takes += [f["musicality"] for f in report["footage"]["files"]]
+    for take in takes:
+        assert 1.0 <= take["seconds"] <= 10.0 and 0.0 <= take["comb_share"] <= 1.0  # at most 10 s
+        assert 0.0 <= take["voiced_share"] <= 1.0 and "note_f1" not in take
+    for clip in report["synthetic"]["clips"]:  # the rendered soundtrack is music: off the 80 Hz comb, tuned
+        truth = clip["ground_truth"]["musicality"]
+        assert truth["comb_share"] < 0.15 and truth["key"] is not None
+    summary = report["musicality"]
+    assert set(summary) == {"model", "shuffled", "ground_truth", "footage"}
+    assert summary["model"]["takes"] == 2 and sum(summary["model"]["keys"].values()) == 2
+    model = [c["model"]["musicality"]["comb_share"] for c in report["synthetic"]["clips"]]
+    assert summary["model"]["comb_share"] == pytest.approx(sum(model) / 2)
+    table = (out / "metrics.md").read_text()
+    assert (
+        "| music | takes | comb share (chance 0.05) | in tune | voiced | tempo spread | keys (count) |"
+        in table
+    )
+    assert f"| model | 2 | {summary['model']['comb_share']:.3f} |" in table
+
+
+@pytest.mark.slow
 def test_the_cli_reproduces_the_same_numbers(work, evaluated, tmp_path, capsys):
     first = evaluated[1]
     argv = ["recipe-eval", "--work", str(work), "--out", str(tmp_path), "--no-progress"]
@@ -108,8 +136,12 @@ def test_the_cli_reproduces_the_same_numbers(work, evaluated, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_limit_takes_the_first_clips(work, tmp_path):
-    report = evaluate_recipe(work, out=tmp_path, limit=1, seconds=2.0, steps=1, progress=lambda *_: None)
+    report = evaluate_recipe(
+        work, out=tmp_path, limit=1, seconds=2.0, steps=1, musicality_seconds=0, progress=lambda *_: None
+    )
     assert [c["name"] for c in report["synthetic"]["clips"]] == ["test-000000"]
+    assert report["synthetic"]["clips"][0]["model"]["musicality"] is None and report["musicality"] == {}
+    assert "Musicality" not in (tmp_path / "metrics.md").read_text()
     assert report["footage"]["files"] == [] and "Real footage" not in (tmp_path / "metrics.md").read_text()
 
 

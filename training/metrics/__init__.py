@@ -8,6 +8,8 @@
 - `distances`: Fréchet distance, KL and IS over embeddings or class predictions (plain arrays).
 - `embeddings`: VGGish (FAD) and PANNs CNN14 (FD, KL, IS) in PyTorch, named as their published
   checkpoints; `weights` reads those checkpoints from local files (never downloaded).
+- `musicality`: is it music? Share of energy on the 80 Hz mel-frame comb, in-tune share (pYIN, A440), key
+  (Krumhansl-Kessler), tempo stability, basic-pitch note transcription and note F1.
 - `sim`: SIM, the position-aware similarity of the contrastive stage's encoders (reference-free).
 - `report`: the JSON report (atomic; missing numbers as null with a note) and PNG timelines.
 - `evaluate`: every metric over a set of files paired by name, as one report; `cli` is `muvi-eval`,
