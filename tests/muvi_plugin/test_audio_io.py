@@ -11,6 +11,7 @@ from muvi_plugin.audio_io import PEAK_CEILING, mux_into_copy, normalize_loudness
 from muvi_plugin.errors import MuviError
 from muvi_plugin.media import MediaError, probe
 from tests import media_factory as mf
+from tests.hosts import require
 
 RATE = 24_000
 
@@ -64,7 +65,7 @@ def test_write_is_atomic_and_refuses_unknown_formats(tmp_path):
 
 
 def test_loudness_lands_on_the_target():
-    pyloudnorm = pytest.importorskip("pyloudnorm")
+    pyloudnorm = require("pyloudnorm")
     meter = pyloudnorm.Meter(RATE)
     audio = music(3.0, amplitude=0.05)
     for target in (-16.0, -23.0):
