@@ -236,6 +236,10 @@ def open_bundle(
     options.intra_op_num_threads = threads or 0
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # we check the provider ourselves; ORT's fallback warning is noise
+    # No CPU arena: it grows in powers of two and never gives memory back, +45 MiB and a slow creep over
+    # hundreds of scores in one process, for no measurable speed (benchmarks/soak.py, docs/benchmarks.md
+    # "Soak"). Memory patterns stay on: they plan each run's buffers from its shapes.
+    options.enable_cpu_mem_arena = False
     providers, notes = _providers(ort.get_available_providers(), device)
     if manifest.precision == "fp16" and CUDA not in providers:
         raise BundleError(f"{files.path}: an fp16 bundle runs only with CUDA; use the fp32 bundle on the CPU")

@@ -34,6 +34,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.sidedata.sidedata import SideDataContainer
 
 from muvi_plugin.errors import MuviError
 
@@ -445,7 +446,10 @@ def _orientation(frame: av.VideoFrame) -> tuple[bool, bool, bool]:
     either p and q keep their axes (flip where a or d is negative) or they swap (a transpose, then flip
     where c or b is negative). This covers all eight EXIF orientations, mirrors included.
     """
-    side_data: Any = frame.side_data  # PyAV's stubs type this as a TypedDict without the key
+    # A container of our own, not `frame.side_data`: that one is cached on the frame and points back at
+    # it, a reference cycle that keeps every decoded frame (and the decoder's buffer pool) alive until
+    # the garbage collector's rare full pass: +450 MiB over 30 decodes of 720p H.264 (benchmarks/soak.py).
+    side_data: Any = SideDataContainer(frame)
     try:
         side = side_data["DISPLAYMATRIX"]
     except KeyError:

@@ -134,6 +134,7 @@ class _Clock:
         finally:
             self.seconds[name] += time.perf_counter() - began
         self._done += _WEIGHTS[name] if counts else 0.0
+        self.check()  # after each stage too: a cancel during the last one (the vocoder) must not be lost
 
 
 def generate(

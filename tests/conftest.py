@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from tests.hosts import require
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 try:
@@ -21,7 +23,7 @@ def debug_bundle(tmp_path_factory):
     Built once per test session (about a second); `export.bundle.debug_parts(seed=0)` rebuilds the same
     PyTorch models, for parity tests.
     """
-    pytest.importorskip("torch")
+    require("torch", extra="train")
     from export.bundle import build_debug_bundle
 
     return build_debug_bundle(tmp_path_factory.mktemp("bundle") / "muvi-debug", seed=0)

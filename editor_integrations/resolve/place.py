@@ -1,13 +1,18 @@
 """Put a take on the timeline: a dedicated media-pool bin, a new stereo audio track, the exact record frame.
 
 Existing clips are never touched: the take goes on a track muvi adds, and the only clip muvi ever deletes
-is one it has just placed one frame off (Resolve can round `recordFrame` by a frame).
+is one it has just placed one frame off (Resolve can round `recordFrame` by a frame). Resolve refuses
+edits on a locked track: when the new track comes up locked it is unlocked for the placement only and
+locked again, and the user's locked tracks are left as they are. When Resolve places nothing, the empty
+track muvi added is removed again, so a failure leaves the timeline as it was.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +85,7 @@ def _append(pool: MediaPool, item: MediaPoolItem, frames: int, track: int, recor
     }
     placed = pool.AppendToTimeline([info])
     if not placed:
-        raise ResolveScriptError("DaVinci Resolve refused to place the take on the new audio track")
+        raise _Refused("DaVinci Resolve refused to place the take on the new audio track")
     return placed[0]
 
 
@@ -96,20 +101,53 @@ def place_take(
         raise ResolveScriptError("DaVinci Resolve could not add an audio track")
     track = timeline.GetTrackCount("audio")
     target, record = span.absolute_in, span.absolute_in
-    for attempt in range(_TRIES):
-        placed = _append(pool, item, span.frames, track, record)
-        drift = placed.GetStart() - target
-        if drift == 0 and placed.GetDuration() == span.frames:
-            return placed, track, attempt
-        if abs(drift) > 1 or attempt == _TRIES - 1:
-            break
-        # Our own clip on our own track: delete it and ask again, leaning against the drift seen.
-        timeline.DeleteClips([placed], False)
-        record -= drift
+    with _unlocked(timeline, track):
+        try:
+            for attempt in range(_TRIES):
+                placed = _append(pool, item, span.frames, track, record)
+                drift = placed.GetStart() - target
+                if drift == 0 and placed.GetDuration() == span.frames:
+                    return placed, track, attempt
+                if abs(drift) > 1 or attempt == _TRIES - 1:
+                    break
+                # Our own clip on our own track: delete it and ask again, leaning against the drift seen.
+                if not timeline.DeleteClips([placed], False):
+                    break
+                record -= drift
+        except _Refused as refused:
+            _remove_empty_track(timeline, track)  # still unlocked here: a locked track cannot be deleted
+            raise ResolveScriptError(str(refused)) from None
     raise ResolveScriptError(
         f"the take landed at frame {placed.GetStart()} for {placed.GetDuration()} frames, not at {target} "
         f"for {span.frames}; it is left on audio track {track} for you to check"
     )
+
+
+class _Refused(ResolveScriptError):
+    """Resolve placed nothing."""
+
+
+@contextmanager
+def _unlocked(timeline: Timeline, track: int) -> Iterator[None]:
+    """Audio track `track` unlocked inside the block, locked again after it if it was locked before."""
+    is_locked = getattr(timeline, "GetIsTrackLocked", None)  # Resolve 18 and later
+    if not callable(is_locked) or not is_locked("audio", track):
+        yield
+        return
+    if not timeline.SetTrackLock("audio", track, False):  # type: ignore[attr-defined]
+        raise _Refused(f"audio track {track} is locked and DaVinci Resolve would not unlock it")
+    try:
+        yield
+    finally:
+        if timeline.GetTrackCount("audio") >= track:  # not when the track was removed again
+            timeline.SetTrackLock("audio", track, True)  # type: ignore[attr-defined]
+
+
+def _remove_empty_track(timeline: Timeline, track: int) -> None:
+    """Take away the track muvi added, when nothing landed on it (Resolve 18.5 and later can)."""
+    delete = getattr(timeline, "DeleteTrack", None)
+    if callable(delete) and not timeline.GetItemListInTrack("audio", track):
+        delete("audio", track)
 
 
 def add_provenance_marker(timeline: Timeline, span: FrameRange, provenance: dict[str, Any]) -> bool:

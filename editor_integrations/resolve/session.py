@@ -218,7 +218,10 @@ def _place(
 ) -> Result:
     pool = project.GetMediaPool()
     item = import_take(pool, audio, options.bin_name)
-    placed, track, corrections = place_take(pool, timeline, item, span)
+    try:
+        placed, track, corrections = place_take(pool, timeline, item, span)
+    except ResolveScriptError as error:
+        raise ResolveScriptError(f"{error} (the take is kept at {audio})") from None
     marker = add_provenance_marker(timeline, span, provenance)
     placement = Placement(placed, track, placed.GetStart(), placed.GetDuration(), corrections, marker)
     return Result(audio, span, placement, provenance)

@@ -2,8 +2,9 @@
 
 Every range is a job. A job manifest (`<out dir>/muvi-batch.json`, rewritten atomically after each job)
 records what is done, so a re-run after a crash or a kill scores only what is missing. A timeline that
-cannot be read, has a bad range or missing media fails on its own, with its reason; the others go on. When
-all of a timeline's ranges are done its new timeline is written (`<out dir>/<stem>.muvi.otio`).
+cannot be read, has a bad range or missing media fails on its own, with its reason; the others go on, and so
+do they when a worker process is killed or crashes (`_run_pool`). When all of a timeline's ranges are done
+its new timeline is written (`<out dir>/<stem>.muvi.otio`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -117,6 +119,55 @@ def _outputs(timelines: list[Path], options: BatchOptions) -> list[Path]:
     return outs
 
 
+WORKER_DIED = "its worker process died (killed, or crashed) while scoring it"
+
+
+def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOptions, finished) -> None:
+    """Score every `work` item in a process pool, calling `finished(item, record or None, reason)` once each.
+
+    A worker that dies (SIGKILL, the OOM killer, a crash in a native library) breaks the whole pool: every
+    unfinished future then fails, though only the range that worker held was at fault. The unfinished
+    ranges are run again one at a time in a one-worker pool (a fresh one after each death): a range whose
+    worker dies while it runs alone is marked failed (`WORKER_DIED`), the others finish. A range caught in
+    a death that was not its own (another worker's, a one-off kill) thus gets one more try.
+    """
+    context = get_context("spawn")  # no fork of a process holding threads (ONNX Runtime, PyAV)
+    init = (options.bundle, options.device, options.threads)
+
+    def pool(workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=_load, initargs=init)
+
+    suspects: list[int] = []  # indices into `work` left unfinished by a broken pool
+    with pool(max(1, options.jobs)) as executor:
+        futures = {executor.submit(_score_job, *work[k]): k for k in range(len(work))}
+        for future in as_completed(futures):
+            k = futures[future]
+            try:
+                record = future.result()
+            except BrokenProcessPool:
+                suspects.append(k)
+                continue
+            except Exception as error:
+                finished(items[k], None, str(error))
+                continue
+            finished(items[k], record, "")
+    executor = None
+    try:
+        for k in sorted(suspects):
+            executor = executor or pool(1)
+            try:
+                finished(items[k], executor.submit(_score_job, *work[k]).result(), "")
+            except BrokenProcessPool:
+                finished(items[k], None, WORKER_DIED)
+                executor.shutdown(wait=True)
+                executor = None
+            except Exception as error:
+                finished(items[k], None, str(error))
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+
 def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSummary]:
     """Score every timeline's ranges, resuming from the job manifest; never raises for one timeline.
 
@@ -146,25 +197,20 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
                 summary.skipped += 1
             else:
                 pending.append((len(plans) - 1, index))
+
+    def finished(item: tuple[int, int], record: dict[str, Any] | None, reason: str) -> None:
+        p, index = item
+        summary, job, ranges = plans[p]
+        if record is None:  # one failing range must not stop the batch
+            summary.failed += 1
+            summary.reason = summary.reason or f"range {ranges[index].name!r}: {reason}"
+            return
+        done[_key(job, index, ranges[index])] = record
+        _write_json(manifest_path, manifest)
+        summary.scored += 1
+
     if pending:
-        context = get_context("spawn")  # no fork of a process holding threads (ONNX Runtime, PyAV)
-        init = (options.bundle, options.device, options.threads)
-        with ProcessPoolExecutor(
-            max(1, options.jobs), mp_context=context, initializer=_load, initargs=init
-        ) as pool:
-            futures = {pool.submit(_score_job, plans[p][1], i): (p, i) for p, i in pending}
-            for future in as_completed(futures):
-                p, index = futures[future]
-                summary, job, ranges = plans[p]
-                try:
-                    record = future.result()
-                except Exception as error:  # one failing range must not stop the batch
-                    summary.failed += 1
-                    summary.reason = summary.reason or f"range {ranges[index].name!r}: {error}"
-                    continue
-                done[_key(job, index, ranges[index])] = record
-                _write_json(manifest_path, manifest)
-                summary.scored += 1
+        _run_pool([(plans[p][1], i) for p, i in pending], pending, options, finished)
     for summary, job, ranges in plans:
         if summary.failed:
             summary.status = "failed"

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from muvi_plugin.clips import clip_starts, split_index, split_into_clips, stitch_clips, stitch_index
+from tests.hosts import require
 
-torch = pytest.importorskip("torch")
-visual_encoder = pytest.importorskip("training.models.visual_encoder")
+torch = require("torch", extra="train")
+visual_encoder = require("training.models.visual_encoder", extra="train")
 
 LENGTHS = [1, 5, 15, 16, 17, 31, 32, 33, 40, 105]
 

@@ -15,10 +15,11 @@ from muvi_plugin.api import ScoreRequest, load_bundle
 from muvi_plugin.pipeline import decode_latents, sample_window, video_condition
 from muvi_plugin.windows import Window
 from tests import media_factory as mf
+from tests.hosts import require
 
-torch = pytest.importorskip("torch")
-inference = pytest.importorskip("training.inference")
-export_bundle = pytest.importorskip("export.bundle")
+torch = require("torch", extra="train")
+inference = require("training.inference", extra="train")
+export_bundle = require("export.bundle", extra="export")
 
 STEPS = 4
 # ONNX Runtime and PyTorch differ by float32 rounding (the export's own parity check allows 1e-5 per

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests import media_factory as mf
+from tests.hosts import require
 
 FPS = 10
 SCENE_FRAMES = (1, 20)
@@ -19,7 +20,7 @@ SCENE_FRAMES = (1, 20)
 @pytest.fixture(scope="session")
 def registered():
     """The extension registered as Blender registers an extension (`register()` of the package)."""
-    pytest.importorskip("bpy")
+    require("bpy", extra="blender")
     from editor_integrations import blender as extension
 
     extension.register()

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-bpy = pytest.importorskip("bpy")
+from tests.hosts import require
+
+bpy = require("bpy", extra="blender")
 
 from editor_integrations.blender import build  # noqa: E402
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-bpy = pytest.importorskip("bpy")
+from tests.hosts import require
+
+bpy = require("bpy", extra="blender")
 
 from editor_integrations.blender import compat, jobs, picture, timeline  # noqa: E402
 from muvi_plugin import media  # noqa: E402

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-bpy = pytest.importorskip("bpy")
+from tests.hosts import require
+
+bpy = require("bpy", extra="blender")
 
 from editor_integrations.blender import picture, timeline  # noqa: E402
 

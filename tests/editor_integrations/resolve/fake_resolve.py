@@ -7,6 +7,14 @@ timeline start (mark keys absent when unset); render `MarkIn`/`MarkOut` and `App
 Rendering really writes a small video of the range (tests/media_factory.py) so the real muvi CLI can
 score it; like the Deliver page, starting a render clobbers the In/Out marks. `drift` makes every
 placement land that many frames off, as Resolve's rounding sometimes does.
+
+Drop-frame rates ("29.97 DF", "59.94 DF") report the bare rate in `timelineFrameRate` and "1" in
+`timelineDropFrameTimecode`; drop frame renames timecodes only, so frames count as at the non-drop rate
+(01:00:00;00 is absolute frame 107892 at 29.97 DF). Track locks (`GetIsTrackLocked`/`SetTrackLock`):
+Resolve refuses edits on a locked track, so `AppendToTimeline` onto one places nothing and `DeleteClips`
+of its items fails. `lock_new_tracks` makes `AddTrack` give a locked track (Resolve's documentation
+does not say when that happens; it exercises the unlock-and-relock path), `append_fails` makes every
+`AppendToTimeline` place nothing (an unreadable file, a full disk), as Resolve does: an empty list.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ RATES = {
     "25": Fraction(25),
     "29.97": Fraction(30000, 1001),
     "23.976": Fraction(24000, 1001),
+    "59.94": Fraction(60000, 1001),
+    "29.97 DF": Fraction(30000, 1001),
+    "59.94 DF": Fraction(60000, 1001),
 }
 
 
@@ -74,8 +85,13 @@ class FakeTimelineItem:
 class FakeTimeline:
     """A timeline from `start_frame` (absolute) for `frames` frames with one video clip over all of it."""
 
-    def __init__(self, *, name: str, start_frame: int, frames: int, rate: str) -> None:
+    def __init__(
+        self, *, name: str, start_frame: int, frames: int, rate: str, lock_new_tracks: bool = False
+    ) -> None:
         self.name, self.start_frame, self.frames, self.rate = name, start_frame, frames, rate
+        self.lock_new_tracks = lock_new_tracks
+        self.locked: set[tuple[str, int]] = set()  # (track type, 1-based index)
+        self.lock_changes: list[tuple[str, int, bool]] = []
         self.marks: dict[str, dict[str, int]] = {}
         self.tracks: dict[str, list[list[FakeTimelineItem]]] = {
             "video": [[FakeTimelineItem("V1 clip", start_frame, frames)]],
@@ -94,7 +110,27 @@ class FakeTimeline:
         return self.start_frame + self.frames
 
     def GetSetting(self, name: str) -> str:
-        return {"timelineFrameRate": self.rate}.get(name, "")
+        rate, _, drop = self.rate.partition(" ")
+        settings = {"timelineFrameRate": rate, "timelineDropFrameTimecode": "1" if drop == "DF" else "0"}
+        return settings.get(name, "")
+
+    def GetIsTrackLocked(self, track_type: str, index: int) -> bool:
+        return (track_type, index) in self.locked
+
+    def SetTrackLock(self, track_type: str, index: int, lock: bool) -> bool:
+        if not 1 <= index <= len(self.tracks[track_type]):
+            return False
+        (self.locked.add if lock else self.locked.discard)((track_type, index))
+        self.lock_changes.append((track_type, index, lock))
+        return True
+
+    def DeleteTrack(self, track_type: str, index: int) -> bool:
+        if not 1 <= index <= len(self.tracks[track_type]) or (track_type, index) in self.locked:
+            return False
+        del self.tracks[track_type][index - 1]
+        del self.track_types[track_type][index - 1]
+        self.locked = {(t, i - 1 if t == track_type and i > index else i) for t, i in self.locked}
+        return True
 
     def GetMarkInOut(self) -> dict[str, dict[str, int]]:
         return copy.deepcopy(self.marks)
@@ -112,6 +148,8 @@ class FakeTimeline:
     def AddTrack(self, track_type: str, sub_track_type: str = "") -> bool:
         self.tracks[track_type].append([])
         self.track_types[track_type].append(sub_track_type)
+        if self.lock_new_tracks:
+            self.locked.add((track_type, len(self.tracks[track_type])))
         return True
 
     def GetTrackCount(self, track_type: str) -> int:
@@ -121,6 +159,9 @@ class FakeTimeline:
         return list(self.tracks[track_type][index - 1])
 
     def DeleteClips(self, items: list[FakeTimelineItem], ripple: bool = False) -> bool:
+        for kind, index in self.locked:
+            if any(item is gone for item in self.tracks[kind][index - 1] for gone in items):
+                return False  # nothing is deleted when any clip sits on a locked track
         for track in (*self.tracks["video"], *self.tracks["audio"]):
             track[:] = [item for item in track if all(item is not gone for gone in items)]
         return True
@@ -150,10 +191,10 @@ class FakeTimeline:
 
 
 class FakeMediaPool:
-    def __init__(self, timeline: FakeTimeline, *, drift: int = 0) -> None:
+    def __init__(self, timeline: FakeTimeline, *, drift: int = 0, append_fails: bool = False) -> None:
         self.root = FakeFolder("Master")
         self.current = self.root
-        self.timeline, self.drift = timeline, drift
+        self.timeline, self.drift, self.append_fails = timeline, drift, append_fails
 
     def GetRootFolder(self) -> FakeFolder:
         return self.root
@@ -179,9 +220,13 @@ class FakeMediaPool:
         return items
 
     def AppendToTimeline(self, clip_infos: list[dict[str, Any]]) -> list[FakeTimelineItem]:
-        placed = []
+        placed: list[FakeTimelineItem] = []
+        if self.append_fails:
+            return placed
         for info in clip_infos:
             kind = "audio" if info.get("mediaType") == 2 else "video"
+            if (kind, info["trackIndex"]) in self.timeline.locked:
+                continue  # Resolve places nothing on a locked track
             track = self.timeline.tracks[kind][info["trackIndex"] - 1]
             item = info["mediaPoolItem"]
             frames = info["endFrame"] - info["startFrame"] + 1  # endFrame is inclusive
@@ -293,9 +338,13 @@ class FakeResolve:
         drift: int = 0,
         project: bool = True,
         timeline: bool = True,
+        lock_new_tracks: bool = False,
+        append_fails: bool = False,
     ) -> None:
-        self.timeline = FakeTimeline(name="Edit 1", start_frame=start_frame, frames=frames, rate=rate)
-        self.pool = FakeMediaPool(self.timeline, drift=drift)
+        self.timeline = FakeTimeline(
+            name="Edit 1", start_frame=start_frame, frames=frames, rate=rate, lock_new_tracks=lock_new_tracks
+        )
+        self.pool = FakeMediaPool(self.timeline, drift=drift, append_fails=append_fails)
         self.project = FakeProject(self.timeline if timeline else None, self.pool)
         self.manager = FakeProjectManager(self.project if project else None)
 

@@ -17,15 +17,16 @@ from muvi_plugin import media
 from tests.editor_integrations.resolve.conftest import STEPS
 from tests.editor_integrations.resolve.fake_resolve import RATES, FakeResolve
 
-# 01:00:00:00 as Resolve counts it: one hour of nominal frames (29.97 non-drop counts 30 a second).
-ONE_HOUR = {"24": 86400, "25": 90000, "29.97": 108000}
+# 01:00:00:00 as Resolve counts it: one hour of nominal frames (29.97 non-drop counts 30 a second); drop
+# frame skips two frame numbers a minute (four at 59.94) except every tenth minute: 01:00:00;00 is earlier.
+ONE_HOUR = {"24": 86400, "25": 90000, "29.97": 108000, "29.97 DF": 107892, "59.94 DF": 215784}
 
 
 def added_items(fake: FakeResolve, before: list) -> list:
     return [clip for clip in fake.timeline.snapshot() if clip not in before]
 
 
-@pytest.mark.parametrize("rate", ["24", "25", "29.97"])
+@pytest.mark.parametrize("rate", ["24", "25", "29.97", "29.97 DF", "59.94 DF"])
 def test_in_out_take_lands_at_the_absolute_record_frame(rate, options):
     start = ONE_HOUR[rate]
     fake = FakeResolve(rate=rate, start_frame=start, frames=60)
@@ -125,3 +126,42 @@ def test_a_muvi_failure_is_one_line_and_leaves_nothing(options, tmp_path):
     with pytest.raises(ResolveScriptError, match=r"muvi could not score .*muvi: error: .*no-such-bundle"):
         score_in_out(fake, broken)
     assert list(options.takes_dir.iterdir()) == [] and fake.timeline.GetTrackCount("audio") == 1
+
+
+def test_locked_tracks_stay_locked_and_a_locked_new_track_is_unlocked_only_to_place(options):
+    fake = FakeResolve(rate="24", start_frame=86400, frames=40, lock_new_tracks=True)
+    fake.timeline.SetTrackLock("audio", 1, True)  # the user's own locks
+    fake.timeline.SetTrackLock("video", 1, True)
+    fake.timeline.SetMarkInOut(5, 28, "all")
+    before = fake.timeline.snapshot()
+    fake.timeline.lock_changes.clear()
+    result = score_in_out(fake, options)
+    assert (result.placement.track, result.placement.record_frame) == (2, 86405)
+    assert added_items(fake, before) == [("audio", 2, result.audio.name, 86405, 24)]
+    assert fake.timeline.locked == {("audio", 1), ("video", 1), ("audio", 2)}, "every lock is back"
+    assert fake.timeline.lock_changes == [("audio", 2, False), ("audio", 2, True)], "only muvi's track"
+
+
+def test_a_locked_new_track_with_drift_is_corrected_while_unlocked(options):
+    fake = FakeResolve(rate="25", start_frame=90000, frames=40, drift=1, lock_new_tracks=True)
+    fake.timeline.SetMarkInOut(3, 22, "video")
+    before = fake.timeline.snapshot()
+    result = score_in_out(fake, options)
+    assert (result.placement.record_frame, result.placement.corrections) == (90003, 1)
+    assert added_items(fake, before) == [("audio", 2, result.audio.name, 90003, 20)]
+    assert fake.timeline.GetIsTrackLocked("audio", 2)
+
+
+def test_a_failing_append_is_one_clear_error_and_leaves_the_timeline_as_it_was(options):
+    fake = FakeResolve(rate="24", start_frame=86400, frames=40, append_fails=True, lock_new_tracks=True)
+    fake.timeline.SetMarkInOut(4, 27, "all")
+    marks, before = fake.timeline.GetMarkInOut(), fake.timeline.snapshot()
+    with pytest.raises(ResolveScriptError) as caught:
+        score_in_out(fake, options)
+    message = str(caught.value)
+    assert "\n" not in message and "refused to place the take" in message
+    (take,) = options.takes_dir.iterdir()
+    assert f"the take is kept at {take}" in message
+    assert fake.timeline.snapshot() == before and fake.timeline.GetTrackCount("audio") == 1, "no track left"
+    assert fake.timeline.track_types["audio"] == ["stereo"] and fake.timeline.locked == set()
+    assert fake.timeline.markers == {} and fake.timeline.GetMarkInOut() == marks

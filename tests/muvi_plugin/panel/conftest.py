@@ -12,8 +12,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-pytest.importorskip("PySide6")
-pytest.importorskip("pytestqt")
+from tests.hosts import require  # noqa: E402
+
+require("PySide6", extra="panel")
+require("pytestqt", extra="dev")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
