@@ -449,7 +449,7 @@ def _orientation(frame: av.VideoFrame) -> tuple[bool, bool, bool]:
     # A container of our own, not `frame.side_data`: that one is cached on the frame and points back at
     # it, a reference cycle that keeps every decoded frame (and the decoder's buffer pool) alive until
     # the garbage collector's rare full pass: +450 MiB over 30 decodes of 720p H.264 (benchmarks/soak.py).
-    side_data: Any = SideDataContainer(frame)
+    side_data: Any = SideDataContainer(frame)  # type: ignore[call-arg]
     try:
         side = side_data["DISPLAYMATRIX"]
     except KeyError:

@@ -31,6 +31,7 @@ CORE = (
     "muvi_plugin.mel",
     "muvi_plugin.media",
     "muvi_plugin.manifest",
+    "muvi_plugin.atomic",
 )
 TORCH_WORLD = ("torch", "torchaudio", "torchvision", "transformers", "safetensors", "onnx")
 

@@ -151,21 +151,21 @@ def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOp
                 finished(items[k], None, str(error))
                 continue
             finished(items[k], record, "")
-    executor = None
+    retry: ProcessPoolExecutor | None = None
     try:
         for k in sorted(suspects):
-            executor = executor or pool(1)
+            retry = retry or pool(1)
             try:
-                finished(items[k], executor.submit(_score_job, *work[k]).result(), "")
+                finished(items[k], retry.submit(_score_job, *work[k]).result(), "")
             except BrokenProcessPool:
                 finished(items[k], None, WORKER_DIED)
-                executor.shutdown(wait=True)
-                executor = None
+                retry.shutdown(wait=True)
+                retry = None
             except Exception as error:
                 finished(items[k], None, str(error))
     finally:
-        if executor is not None:
-            executor.shutdown(wait=True)
+        if retry is not None:
+            retry.shutdown(wait=True)
 
 
 def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSummary]:
