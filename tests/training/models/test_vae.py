@@ -121,8 +121,10 @@ def test_presets() -> None:
 def test_config_round_trips_through_json_and_rejects_bad_values() -> None:
     restored = VAEConfig(**{**dataclasses.asdict(DEBUG), "channel_mult": [1, 2, 4, 8]})
     assert restored == DEBUG
+    # Three levels (downsample 4, 20 latent frames/s) are a trial shape; five would straddle 10 fps frames.
+    assert VAEConfig(channel_mult=(1, 2, 4)).downsample == 4
     with pytest.raises(ValueError, match="downsample"):
-        VAEConfig(channel_mult=(1, 2, 4))
+        VAEConfig(channel_mult=(1, 2, 4, 8, 16))
     with pytest.raises(ValueError, match="norm_groups"):
         VAEConfig(base_channels=8, norm_groups=32)
     with pytest.raises(ValueError, match="dropout"):
