@@ -158,19 +158,14 @@ DEMO = Recipe(
 # muvi-demo v2's music stages (issue 14): the inverse-STFT vocoder (Vocos) in place of HiFi-GAN, which at
 # this budget left a comb on the multiples of the 80 Hz frame rate and no note in tune; a wider latent
 # (32 channels at MuVi's 10 frames/s, 20x compression instead of 160x) so the notes survive the VAE. The
-# vocoder comes first: it needs no other stage, so `--until vocoder` trains it alone. Measured per step on
-# this CPU (1 thread, loaded): vocos ~1.2 s at batch 16 (STFT + mel losses only).
+# vocoder comes first: it needs no other stage, so `--until vocoder` trains it alone. Measured on this CPU
+# (1 thread, beside other jobs; runs/demo/vocoder/log.jsonl): vocos 0.2-1.7 s a step at batch 16 (STFT +
+# mel losses only; 2919 s for steps 1250-3000 under load 4-5).
 DEMO_V2 = dataclasses.replace(
     DEMO,
     stages=(
-        StagePlan(  # ~60 min
-            "vocoder",
-            steps=3000,
-            batch_size=16,
-            min_seconds=1.0,
-            max_seconds=2.0,
-            adversarial_start=3000,  # no GAN phase at this budget: STFT + mel losses only
-            vocoder="vocos",
+        dataclasses.replace(  # DEMO's vocoder plan, as Vocos without a GAN phase at this budget
+            DEMO.stages[1], batch_size=16, adversarial_start=3000, vocoder="vocos"
         ),
         StagePlan("vae", steps=3000, batch_size=8, min_seconds=4.0, max_seconds=10.0, latent_channels=32),
         *DEMO.stages[2:],
@@ -205,7 +200,8 @@ def finished_checkpoint(plan: StagePlan, run_dir: Path, keep: Path | None, *, pr
     kept = None if keep is None else keep / f"{plan.stage}.ckpt"
     if kept is None or not kept.is_file():
         return None
-    run = ckpt.load_checkpoint(kept)["run"]
+    payload = ckpt.load_checkpoint(kept)
+    run = payload["run"]
     mine = {"stage": plan.stage, "preset": preset, "steps": plan.steps, "batch_size": plan.batch_size}
     # The vocoder family and latent width are part of what was trained (None where a run predates them).
     for key in ("vocoder", "latent_channels"):
@@ -214,7 +210,7 @@ def finished_checkpoint(plan: StagePlan, run_dir: Path, keep: Path | None, *, pr
     theirs = {key: run.get(key) for key in mine}
     if "vocoder" in mine and theirs["vocoder"] is None:
         # Checkpoints from before the field existed were HiFi-GAN; their stored part config says so.
-        stored = ckpt.load_checkpoint(kept)["models"]["vocoder"]["config"]
+        stored = payload["models"]["vocoder"]["config"]
         theirs["vocoder"] = stored.get("kind", "hifigan")
     if theirs != mine:
         raise ValueError(f"{kept}: kept checkpoint of another recipe ({theirs}; this one is {mine})")

@@ -20,6 +20,16 @@ from muvi_plugin.mel import MelSpec, hann_window, mel_filterbank
 _POWER_FLOOR = 1e-18
 
 
+def windowed_dft_basis(window: np.ndarray) -> np.ndarray:
+    """Real and imaginary one-sided DFT rows with `window` folded in, `(2f, n_fft)` float64: a strided
+    conv1d with it (one output channel per row) computes the windowed STFT, real parts then imaginary."""
+    n_fft = len(window)
+    n = np.arange(n_fft, dtype=np.float64)
+    k = np.arange(n_fft // 2 + 1, dtype=np.float64)
+    phase = 2.0 * np.pi * np.outer(k, n) / n_fft  # (f, n_fft)
+    return np.concatenate([np.cos(phase), -np.sin(phase)], axis=0) * np.asarray(window, np.float64)
+
+
 class MelSpectrogram(nn.Module):
     """Natural-log mel magnitude spectrogram, equal to `muvi_plugin.mel.mel_spectrogram`.
 
@@ -30,12 +40,7 @@ class MelSpectrogram(nn.Module):
     def __init__(self, spec: MelSpec | None = None) -> None:
         super().__init__()
         self.spec = spec if spec is not None else MelSpec()
-        n = np.arange(self.spec.n_fft, dtype=np.float64)
-        k = np.arange(self.spec.n_freqs, dtype=np.float64)
-        phase = 2.0 * np.pi * np.outer(k, n) / self.spec.n_fft  # (f, n_fft)
-        window = hann_window(self.spec).astype(np.float64)
-        # Real and imaginary DFT rows with the window folded in: conv1d then computes the windowed STFT.
-        basis = np.concatenate([np.cos(phase), -np.sin(phase)], axis=0) * window  # (2f, n_fft)
+        basis = windowed_dft_basis(hann_window(self.spec))  # (2f, n_fft)
         # Derived from `spec`, so not saved in state dicts (persistent=False): a checkpoint carries the spec.
         self.register_buffer(
             "dft_basis", torch.from_numpy(basis.astype(np.float32))[:, None, :], persistent=False

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from muvi_plugin.constants import HOP_LENGTH, N_MELS
+from muvi_plugin.mel import MelSpec, hann_window
+from training.layers.mel import windowed_dft_basis
 
 # Largest log-magnitude the head may emit before exp(): Vocos clips the magnitude at 1e2.
 _MAX_LOG_MAGNITUDE = math.log(1e2)
@@ -108,9 +110,8 @@ PRESETS: dict[str, VocosConfig] = {"debug": DEBUG, "demo": DEMO}
 
 
 def synthesis_window(n_fft: int) -> np.ndarray:
-    """Periodic Hann window `(n_fft,)`, float64 (constant-overlap-add at hop n_fft / 4)."""
-    n = np.arange(n_fft, dtype=np.float64)
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * n / n_fft)
+    """Periodic Hann window `(n_fft,)`, float64 (constant-overlap-add at hop n_fft / 4): the mel's own."""
+    return hann_window(MelSpec(n_fft=n_fft, win_length=n_fft)).astype(np.float64)
 
 
 def inverse_dft_basis(n_fft: int) -> np.ndarray:
@@ -168,10 +169,7 @@ class ForwardSTFT(nn.Module):
     def __init__(self, n_fft: int, hop_length: int) -> None:
         super().__init__()
         self.hop_length, self.pad = hop_length, (n_fft - hop_length) // 2
-        f = n_fft // 2 + 1
-        n = np.arange(n_fft, dtype=np.float64)
-        phase = 2.0 * np.pi * np.outer(np.arange(f, dtype=np.float64), n) / n_fft
-        basis = np.concatenate([np.cos(phase), -np.sin(phase)], axis=0) * synthesis_window(n_fft)
+        basis = windowed_dft_basis(synthesis_window(n_fft))
         self.register_buffer(
             "basis", torch.from_numpy(basis.astype(np.float32))[:, None, :], persistent=False
         )

@@ -15,6 +15,7 @@ from muvi_plugin.constants import HOP_LENGTH, MEL_RATE
 from training import presets
 from training.layers.mel import MelSpectrogram
 from training.models import vocoder as hifigan
+from training.models.vocos import VocosConfig
 from training.tasks.base import Objective, adamw, build_part, trainable_parameters
 from training.tasks.data import music_data
 
@@ -101,7 +102,7 @@ def data(run, objective, *, rank: int, world_size: int):
 
 
 def optimizers(objective: VocoderObjective, run) -> dict[str, torch.optim.Optimizer]:
-    vocos = objective["vocoder"].config.__class__.__name__ == "VocosConfig"
+    vocos = isinstance(objective["vocoder"].config, VocosConfig)
     lr = run.lr or (presets.VOCOS_LR if vocos else presets.VOCODER_LR)
     disc = trainable_parameters(objective["mpd"]) + trainable_parameters(objective["msd"])
     return {
