@@ -12,7 +12,6 @@ provider give the same audio. Errors are `MuviError`s (`BundleError`, `Cancelled
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from muvi_plugin import media
+from muvi_plugin import limits, media
 from muvi_plugin.bundle import Bundle, open_bundle
 from muvi_plugin.errors import BundleError, Cancelled, MuviError
 from muvi_plugin.frames import FileFrames, FrameSource, is_frame_source
@@ -56,6 +55,28 @@ class ScoreRequest:
     guidance: float | None = None
     style: str | os.PathLike | None = None
     style_start: float = 0.0
+
+    def validate(self) -> None:
+        """Check every setting against its documented range (`muvi_plugin.limits`), before any work.
+
+        Every front end gets the same refusals: `Scorer.settings` calls this, and the command line calls
+        it before the model loads. The range is checked against the media later (`Scorer.settings`).
+
+        Raises:
+            MuviError: One line naming the setting, its range and the value (e.g. "steps must be an
+                integer from 1 to 200, got 100000", "start must be a finite number of seconds, got nan").
+        """
+        limits.integer("seed", self.seed, limits.SEED)
+        if self.steps is not None:
+            limits.integer("steps", self.steps, limits.STEPS)
+        if self.guidance is not None:
+            limits.number("guidance", self.guidance, limits.GUIDANCE)
+        limits.number("start", self.start, unit="seconds")
+        if self.end is not None:
+            limits.number("end", self.end, unit="seconds")
+        limits.number("style start", self.style_start, unit="seconds")
+        if self.style_start < 0:
+            raise MuviError(f"style start must not be negative, got {self.style_start:g} s")
 
 
 @dataclass(frozen=True)
@@ -146,17 +167,12 @@ class Scorer:
         Raises:
             MediaError: The video is missing, unreadable, has no video stream, or the range is empty or
                 outside it.
-            MuviError: A bad seed, step count or guidance scale.
+            MuviError: A setting outside its range (`ScoreRequest.validate`).
         """
+        request.validate()
         d = self.bundle.manifest.defaults
         steps = d.steps if request.steps is None else request.steps
         guidance = d.guidance if request.guidance is None else request.guidance
-        if not _is_int(request.seed) or request.seed < 0:
-            raise MuviError(f"seed must be a non-negative integer, got {request.seed!r}")
-        if not _is_int(steps) or steps < 1:
-            raise MuviError(f"steps must be a positive integer, got {steps!r}")
-        if not math.isfinite(guidance):
-            raise MuviError(f"guidance must be a finite number, got {guidance!r}")
         if is_frame_source(request.video) and not isinstance(request.video, FileFrames):
             source: FrameSource | None = request.video
             video = Path(request.video.name)
@@ -245,10 +261,6 @@ class Scorer:
         if progress is not None:
             progress("done", 1.0)
         return ScoreResult(made.audio, self.sample_rate, report)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def load_bundle(

@@ -24,6 +24,7 @@ from typing import IO
 import numpy as np
 
 from muvi_plugin.errors import BundleError, ChecksumError
+from muvi_plugin.guard import input_problem
 from muvi_plugin.manifest import GRAPH_NAMES, MANIFEST_NAME, Manifest, ManifestError, compute_bundle_id
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -48,10 +49,13 @@ class _Files:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._zip_prefix: str | None = None
+        problem = input_problem(self.path, folder_ok=True)
+        if problem == "no such file":
+            raise BundleError(f"{self.path}: no such bundle folder or .zip")
+        if problem is not None:  # a FIFO would block in `open` forever: refused before opening
+            raise BundleError(f"{self.path}: {problem}")
         if self.path.is_dir():
             return
-        if not self.path.is_file():
-            raise BundleError(f"{self.path}: no such bundle folder or .zip")
         if not zipfile.is_zipfile(self.path):
             raise BundleError(f"{self.path}: not a bundle (neither a folder nor a .zip)")
         with zipfile.ZipFile(self.path) as archive:
@@ -80,6 +84,11 @@ class _Files:
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise BundleError(f"{self.where(name)}: file names in a bundle must stay inside it")
         if self._zip_prefix is None:
+            problem = input_problem(self.path / name)
+            if problem == "no such file":
+                raise FileNotFoundError(self.where(name))
+            if problem is not None:
+                raise BundleError(f"{self.where(name)}: {problem}")
             with open(self.path / name, "rb") as f:
                 yield f
             return
@@ -101,9 +110,11 @@ class _Files:
         except (OSError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise BundleError(f"{where}: unreadable manifest ({error})") from error
         try:
-            return Manifest.from_dict(data)
+            manifest = Manifest.from_dict(data)
         except ManifestError as error:
             raise BundleError(f"{where}: {error}") from error
+        check_bundle_id(manifest, where)
+        return manifest
 
     def verified(self, name: str, sha256: str) -> bytes | Path:
         """The graph file after checking its sha256: a path for a folder, the bytes for a zip."""
@@ -127,6 +138,24 @@ class _Files:
                 f"(sha256 {digest.hexdigest()[:16]}…, the manifest says {sha256[:16]}…)"
             )
         return bytes(data) if self.is_zip else self.path / name
+
+
+def check_bundle_id(manifest: Manifest, where: str) -> None:
+    """The manifest's id must be the one its content gives (`compute_bundle_id`): the id names the model.
+
+    The id hashes the whole manifest but its id and provenance, graph checksums included, so an edited
+    manifest (defaults removed, a window changed) no longer carries the id of the model it came from. A
+    manifest without an id gets the computed one (`Bundle.bundle_id`).
+
+    Raises:
+        ChecksumError: The id differs: the manifest was edited after export.
+    """
+    computed = compute_bundle_id(manifest)
+    if manifest.bundle_id and manifest.bundle_id != computed:
+        raise ChecksumError(
+            f"{where}: bundle id {manifest.bundle_id} does not match the manifest's content ({computed}): "
+            "the manifest was edited after export; export the bundle again"
+        )
 
 
 def read_bundle_manifest(path: str | os.PathLike | None = None) -> Manifest:
@@ -222,6 +251,8 @@ def open_bundle(
     """
     import onnxruntime as ort  # here, not at import time: the CLI's argument errors should not wait for it
 
+    _no_telemetry(ort)
+
     if device not in DEVICES:
         raise BundleError(f"device must be one of {DEVICES}, got {device!r}")
     if threads is not None and threads < 1:
@@ -264,6 +295,13 @@ def open_bundle(
     return Bundle(
         path=files.path, manifest=manifest, sessions=sessions, provider=provider, notes=tuple(notes)
     )
+
+
+def _no_telemetry(ort) -> None:
+    """Turn off ONNX Runtime's telemetry events (on by default in some builds; muvi never phones home)."""
+    disable = getattr(ort, "disable_telemetry_events", None)
+    if disable is not None:
+        disable()
 
 
 def _resolve(path: str | os.PathLike | None) -> Path:

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from muvi_plugin import limits
+from muvi_plugin.errors import MuviError
+
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 GRAPH_NAMES = ("encoder", "adaptor", "dit_condition", "dit_velocity", "vae_encoder", "vae_decoder", "vocoder")
@@ -115,6 +118,21 @@ class Defaults:
     crossfade_seconds: float = 1.0  # equal-power crossfade inside the overlap
     style_seconds: float = 10.0  # longest style prompt taken from a reference
     loudness_lufs: float = -16.0
+
+    def __post_init__(self) -> None:
+        """Every default within the range the runtime accepts from a user (`muvi_plugin.limits`)."""
+        try:
+            limits.integer("steps", self.steps, limits.STEPS)
+            limits.number("guidance", self.guidance, limits.GUIDANCE)
+            window = limits.number("max_window_seconds", self.max_window_seconds, limits.WINDOW_SECONDS)
+            context = limits.number("context_seconds", self.context_seconds, (0.0, window))
+            limits.number("crossfade_seconds", self.crossfade_seconds, (0.0, context))
+            limits.number("style_seconds", self.style_seconds, limits.STYLE_SECONDS)
+            limits.number("loudness_lufs", self.loudness_lufs, limits.LOUDNESS)
+        except MuviError as error:
+            raise ManifestError(f"defaults: {error}") from None
+        if context >= window:
+            raise ManifestError(f"defaults: context_seconds {context:g} must be under the window {window:g}")
 
 
 @dataclass(frozen=True)

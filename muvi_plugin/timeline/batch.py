@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from muvi_plugin import guard
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
 from muvi_plugin.timeline.score import TimelineJob, audio_path, open_job, score_range
@@ -124,7 +125,8 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
     Returns:
         One summary per timeline, in input order (also written to `<out dir>/muvi-batch-summary.json`).
     """
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    guard.check_folder(options.out_dir)  # an existing file, or a missing parent: one clear line
+    guard.make_folder(options.out_dir)
     manifest_path = options.out_dir / MANIFEST
     manifest = _read_manifest(manifest_path)
     done: dict[str, dict] = manifest["jobs"]
@@ -137,8 +139,8 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
         job = replace(options.template, timeline=Path(path), out=out, audio_dir=out.with_suffix(".audio"))
         try:
             _, _, ranges = open_job(job)  # reads it, chooses ranges, checks media: fails early, named
-        except (MuviError, OSError) as error:
-            summary.status, summary.reason = "failed", str(error)
+        except Exception as error:  # one failing timeline never stops the others: failed, with its reason
+            summary.status, summary.reason = "failed", _reason(error)
             continue
         plans.append((summary, job, ranges))
         for index, r in enumerate(ranges):
@@ -161,7 +163,7 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
                     record = future.result()
                 except Exception as error:  # one failing range must not stop the batch
                     summary.failed += 1
-                    summary.reason = summary.reason or f"range {ranges[index].name!r}: {error}"
+                    summary.reason = summary.reason or f"range {ranges[index].name!r}: {_reason(error)}"
                     continue
                 done[_key(job, index, ranges[index])] = record
                 _write_json(manifest_path, manifest)
@@ -179,10 +181,16 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
             ]
             if summary.scored or not Path(job.out).exists():
                 write_timeline(with_score(open_job(job)[0], scored), job.out, source=Path(job.timeline))
-        except (MuviError, OSError) as error:
-            summary.status, summary.reason = "failed", str(error)
+        except Exception as error:
+            summary.status, summary.reason = "failed", _reason(error)
     _write_json(options.out_dir / SUMMARY, [asdict(s) for s in summaries])
     return summaries
+
+
+def _reason(error: BaseException) -> str:
+    """One line for the summary: muvi's own message, or the unexpected error's type and message."""
+    text = str(error) if isinstance(error, MuviError | OSError) else f"{type(error).__name__}: {error}"
+    return " ".join(text.split()) or type(error).__name__
 
 
 def summary_table(summaries: list[TimelineSummary]) -> str:
