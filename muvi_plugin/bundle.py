@@ -113,7 +113,7 @@ class _Files:
             manifest = Manifest.from_dict(data)
         except ManifestError as error:
             raise BundleError(f"{where}: {error}") from error
-        check_bundle_id(manifest, where)
+        check_bundle_id(data, where)
         return manifest
 
     def verified(self, name: str, sha256: str) -> bytes | Path:
@@ -140,20 +140,24 @@ class _Files:
         return bytes(data) if self.is_zip else self.path / name
 
 
-def check_bundle_id(manifest: Manifest, where: str) -> None:
-    """The manifest's id must be the one its content gives (`compute_bundle_id`): the id names the model.
+def check_bundle_id(data: dict, where: str) -> None:
+    """A manifest's id must be the one its content gives (`compute_bundle_id`): the id names the model.
 
-    The id hashes the whole manifest but its id and provenance, graph checksums included, so an edited
-    manifest (defaults removed, a window changed) no longer carries the id of the model it came from. A
-    manifest without an id gets the computed one (`Bundle.bundle_id`).
+    The id hashes the whole manifest as written but its id and provenance, graph checksums included, so
+    an edited manifest (defaults removed, a window changed) no longer carries the id of the model it came
+    from. A manifest without an id gets the computed one (`Bundle.bundle_id`).
+
+    Args:
+        data: `manifest.json` as read (not the dataclass: its defaults would hide a removed field).
+        where: The manifest, for the message.
 
     Raises:
         ChecksumError: The id differs: the manifest was edited after export.
     """
-    computed = compute_bundle_id(manifest)
-    if manifest.bundle_id and manifest.bundle_id != computed:
+    stored, computed = data.get("bundle_id") or "", compute_bundle_id(data)
+    if stored and stored != computed:
         raise ChecksumError(
-            f"{where}: bundle id {manifest.bundle_id} does not match the manifest's content ({computed}): "
+            f"{where}: bundle id {stored} does not match the manifest's content ({computed}): "
             "the manifest was edited after export; export the bundle again"
         )
 
@@ -249,9 +253,7 @@ def open_bundle(
             inputs and outputs differ from the manifest, CUDA asked for but not usable, or an fp16 bundle
             without CUDA.
     """
-    import onnxruntime as ort  # here, not at import time: the CLI's argument errors should not wait for it
-
-    _no_telemetry(ort)
+    ort = _onnxruntime()
 
     if device not in DEVICES:
         raise BundleError(f"device must be one of {DEVICES}, got {device!r}")
@@ -297,11 +299,23 @@ def open_bundle(
     )
 
 
-def _no_telemetry(ort) -> None:
-    """Turn off ONNX Runtime's telemetry events (on by default in some builds; muvi never phones home)."""
+def _onnxruntime():
+    """Import ONNX Runtime with its telemetry off.
+
+    ONNX Runtime (1.2x and later on Linux too) starts a telemetry client when its library loads: it writes
+    `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` (a device id and an event database) and a `.ses` file
+    in the temporary folder, and may upload events. `ORT_DISABLE_TELEMETRY=1` before the import stops all
+    of it (a user's own setting of the variable is kept); `disable_telemetry_events()` covers a host that
+    imported ONNX Runtime before muvi. Imported here, not at import time: the CLI's argument errors should
+    not wait for it.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
     disable = getattr(ort, "disable_telemetry_events", None)
     if disable is not None:
         disable()
+    return ort
 
 
 def _resolve(path: str | os.PathLike | None) -> Path:

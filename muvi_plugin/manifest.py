@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,15 +190,22 @@ def _spec(t: TensorSpec | dict[str, Any]) -> TensorSpec:
     return t if isinstance(t, TensorSpec) else TensorSpec(**t)
 
 
-def compute_bundle_id(manifest: Manifest) -> str:
-    """A short id that changes whenever a graph or a setting changes (provenance excluded)."""
+def compute_bundle_id(manifest: Manifest | Mapping[str, Any]) -> str:
+    """A short id that changes whenever a graph or a setting changes (provenance excluded).
+
+    It hashes the manifest as written: the `manifest.json` data read back (a dict), or the dataclass the
+    exporter writes (`Manifest.to_json` is `asdict`, so both give the same id). Hashing what the file
+    holds, not the dataclass with its defaults filled in, keeps an exported bundle's id when a later muvi
+    adds a field with a default, and still changes it when anyone edits the file (a removed default).
+    Everything but `bundle_id` and `provenance` counts, the graphs' sha256 included.
+    """
     import hashlib
 
-    d = dataclasses.asdict(manifest)
-    d.pop("bundle_id")
-    d.pop("provenance")
+    d = dict(manifest) if isinstance(manifest, Mapping) else dataclasses.asdict(manifest)
+    d.pop("bundle_id", None)
+    d.pop("provenance", None)
     digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
-    return f"{manifest.name}-{manifest.precision}-{digest[:12]}"
+    return f"{d.get('name')}-{d.get('precision')}-{digest[:12]}"
 
 
 def read_manifest(folder: str | Path) -> Manifest:

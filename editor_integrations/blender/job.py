@@ -23,11 +23,10 @@ def _emit(message: dict) -> None:
 
 def run(spec: dict) -> dict:
     """Score `spec`'s range and write the loudness-normalised music to `spec["out"]` (atomically)."""
+    from muvi_plugin import guard
     from muvi_plugin.api import ScoreRequest, load_bundle
     from muvi_plugin.audio_io import normalize_loudness, write_audio
 
-    _emit({"stage": "load", "fraction": 0.0})
-    scorer = load_bundle(spec.get("bundle") or None, device=spec.get("device", "auto"))
     request = ScoreRequest(
         video=spec["video"],
         start=spec["start"],
@@ -37,6 +36,10 @@ def run(spec: dict) -> dict:
         guidance=spec.get("guidance"),
         style=spec.get("style") or None,
     )
+    request.validate()  # settings out of range, an output over an input: refused before the model loads
+    guard.check_outputs({"out": spec["out"]}, [("video", spec["video"]), ("style reference", request.style)])
+    _emit({"stage": "load", "fraction": 0.0})
+    scorer = load_bundle(spec.get("bundle") or None, device=spec.get("device", "auto"))
 
     def progress(stage: str, fraction: float) -> None:
         _emit({"stage": stage, "fraction": fraction})
