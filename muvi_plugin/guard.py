@@ -220,11 +220,11 @@ def replace_folder(new: PathLike, path: PathLike) -> Path:
         MuviError: `path` exists and is not a folder muvi made (it is never touched then).
     """
     new, path = Path(new), Path(path)
+    check_output_path(path, folder=True)
     mark(new)
     if not os.path.lexists(path):
         os.rename(new, path)
         return path
-    check_output_path(path, folder=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
     aside.rmdir()
     os.rename(path, aside)
