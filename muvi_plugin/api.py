@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from muvi_plugin import __version__, media
+from muvi_plugin import __version__, limits, media
 from muvi_plugin.bundle import Bundle, open_bundle
 from muvi_plugin.errors import BundleError, Cancelled, MuviError
 from muvi_plugin.frames import FileFrames, FrameSource, is_frame_source
@@ -72,6 +72,28 @@ class ScoreRequest:
     style_start: float = 0.0
     loudness: float | str | None = None
     ceiling: float | None = None
+
+    def validate(self) -> None:
+        """Check every setting against its documented range (`muvi_plugin.limits`), before any work.
+
+        Every front end gets the same refusals: `Scorer.settings` calls this, and the command line calls
+        it before the model loads. The range is checked against the media later (`Scorer.settings`).
+
+        Raises:
+            MuviError: One line naming the setting, its range and the value (e.g. "steps must be an
+                integer from 1 to 200, got 100000", "start must be a finite number of seconds, got nan").
+        """
+        limits.integer("seed", self.seed, limits.SEED)
+        if self.steps is not None:
+            limits.integer("steps", self.steps, limits.STEPS)
+        if self.guidance is not None:
+            limits.number("guidance", self.guidance, limits.GUIDANCE)
+        limits.number("start", self.start, unit="seconds")
+        if self.end is not None:
+            limits.number("end", self.end, unit="seconds")
+        limits.number("style start", self.style_start, unit="seconds")
+        if self.style_start < 0:
+            raise MuviError(f"style start must not be negative, got {self.style_start:g} s")
 
 
 @dataclass(frozen=True)
@@ -226,17 +248,12 @@ class Scorer:
         Raises:
             MediaError: The video is missing, unreadable, has no video stream, or the range is empty or
                 outside it.
-            MuviError: A bad seed, step count or guidance scale.
+            MuviError: A setting outside its range (`ScoreRequest.validate`).
         """
+        request.validate()
         d = self.bundle.manifest.defaults
         steps = d.steps if request.steps is None else request.steps
         guidance = d.guidance if request.guidance is None else request.guidance
-        if not _is_int(request.seed) or request.seed < 0:
-            raise MuviError(f"seed must be a non-negative integer, got {request.seed!r}")
-        if not _is_int(steps) or steps < 1:
-            raise MuviError(f"steps must be a positive integer, got {steps!r}")
-        if not math.isfinite(guidance):
-            raise MuviError(f"guidance must be a finite number, got {guidance!r}")
         if is_frame_source(request.video) and not isinstance(request.video, FileFrames):
             source: FrameSource | None = request.video
             video = Path(request.video.name)
@@ -288,7 +305,7 @@ class Scorer:
             loudness = None
         elif not -70.0 <= loudness <= 0.0:
             raise MuviError(f"loudness must be between -70 and 0 LUFS, got {loudness:g}")
-        if not -20.0 <= ceiling <= 0.0:  # NaN fails too
+        if not limits.TRUE_PEAK[0] <= ceiling <= limits.TRUE_PEAK[1]:  # NaN fails too
             raise MuviError(f"the true-peak ceiling must be between -20 and 0 dBTP, got {ceiling:g}")
         return Mastering(
             loudness_lufs=None if loudness is None else float(loudness), ceiling_dbtp=float(ceiling)
@@ -354,10 +371,6 @@ class Scorer:
         if progress is not None:
             progress("done", 1.0)
         return ScoreResult(audio, self.sample_rate, report)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def load_bundle(

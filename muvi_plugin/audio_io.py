@@ -20,6 +20,7 @@ from av.audio.stream import AudioStream
 
 from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
+from muvi_plugin.guard import input_problem, same_file
 from muvi_plugin.media import MediaError
 
 AUDIO_FORMATS = {".wav": ("wav", "pcm_s16le", "s16"), ".flac": ("flac", "flac", "s16")}
@@ -94,7 +95,10 @@ def mux_into_copy(
     suffix = out_path.suffix.lower()
     if suffix not in MUX_FORMATS:
         raise MuviError(f"{out_path}: unsupported container for muxing (use one of {', '.join(MUX_FORMATS)})")
-    if out_path.exists() and os.path.samefile(video, out_path):
+    problem = input_problem(video)
+    if problem is not None:
+        raise MediaError(video, problem)
+    if same_file(video, out_path):
         raise MuviError(f"{out_path}: the output would overwrite the input video")
     if start < 0:
         raise MuviError(f"{out_path}: the music cannot start before the video (start {start} s)")

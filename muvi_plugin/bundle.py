@@ -24,6 +24,7 @@ from typing import IO
 import numpy as np
 
 from muvi_plugin.errors import BundleError, ChecksumError
+from muvi_plugin.guard import input_problem
 from muvi_plugin.manifest import GRAPH_NAMES, MANIFEST_NAME, Manifest, ManifestError, compute_bundle_id
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -48,10 +49,13 @@ class _Files:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._zip_prefix: str | None = None
+        problem = input_problem(self.path, folder_ok=True)
+        if problem == "no such file":
+            raise BundleError(f"{self.path}: no such bundle folder or .zip")
+        if problem is not None:  # a FIFO would block in `open` forever: refused before opening
+            raise BundleError(f"{self.path}: {problem}")
         if self.path.is_dir():
             return
-        if not self.path.is_file():
-            raise BundleError(f"{self.path}: no such bundle folder or .zip")
         if not zipfile.is_zipfile(self.path):
             raise BundleError(f"{self.path}: not a bundle (neither a folder nor a .zip)")
         with zipfile.ZipFile(self.path) as archive:
@@ -80,6 +84,11 @@ class _Files:
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise BundleError(f"{self.where(name)}: file names in a bundle must stay inside it")
         if self._zip_prefix is None:
+            problem = input_problem(self.path / name)
+            if problem == "no such file":
+                raise FileNotFoundError(self.where(name))
+            if problem is not None:
+                raise BundleError(f"{self.where(name)}: {problem}")
             with open(self.path / name, "rb") as f:
                 yield f
             return
@@ -101,9 +110,11 @@ class _Files:
         except (OSError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise BundleError(f"{where}: unreadable manifest ({error})") from error
         try:
-            return Manifest.from_dict(data)
+            manifest = Manifest.from_dict(data)
         except ManifestError as error:
             raise BundleError(f"{where}: {error}") from error
+        check_bundle_id(data, where)
+        return manifest
 
     def verified(self, name: str, sha256: str) -> bytes | Path:
         """The graph file after checking its sha256: a path for a folder, the bytes for a zip."""
@@ -127,6 +138,28 @@ class _Files:
                 f"(sha256 {digest.hexdigest()[:16]}…, the manifest says {sha256[:16]}…)"
             )
         return bytes(data) if self.is_zip else self.path / name
+
+
+def check_bundle_id(data: dict, where: str) -> None:
+    """A manifest's id must be the one its content gives (`compute_bundle_id`): the id names the model.
+
+    The id hashes the whole manifest as written but its id and provenance, graph checksums included, so
+    an edited manifest (defaults removed, a window changed) no longer carries the id of the model it came
+    from. A manifest without an id gets the computed one (`Bundle.bundle_id`).
+
+    Args:
+        data: `manifest.json` as read (not the dataclass: its defaults would hide a removed field).
+        where: The manifest, for the message.
+
+    Raises:
+        ChecksumError: The id differs: the manifest was edited after export.
+    """
+    stored, computed = data.get("bundle_id") or "", compute_bundle_id(data)
+    if stored and stored != computed:
+        raise ChecksumError(
+            f"{where}: bundle id {stored} does not match the manifest's content ({computed}): "
+            "the manifest was edited after export; export the bundle again"
+        )
 
 
 def read_bundle_manifest(path: str | os.PathLike | None = None) -> Manifest:
@@ -220,7 +253,7 @@ def open_bundle(
             inputs and outputs differ from the manifest, CUDA asked for but not usable, or an fp16 bundle
             without CUDA.
     """
-    import onnxruntime as ort  # here, not at import time: the CLI's argument errors should not wait for it
+    ort = _onnxruntime()
 
     if device not in DEVICES:
         raise BundleError(f"device must be one of {DEVICES}, got {device!r}")
@@ -268,6 +301,25 @@ def open_bundle(
     return Bundle(
         path=files.path, manifest=manifest, sessions=sessions, provider=provider, notes=tuple(notes)
     )
+
+
+def _onnxruntime():
+    """Import ONNX Runtime with its telemetry off.
+
+    ONNX Runtime (1.2x and later on Linux too) starts a telemetry client when its library loads: it writes
+    `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` (a device id and an event database) and a `.ses` file
+    in the temporary folder, and may upload events. `ORT_DISABLE_TELEMETRY=1` before the import stops all
+    of it (a user's own setting of the variable is kept); `disable_telemetry_events()` covers a host that
+    imported ONNX Runtime before muvi. Imported here, not at import time: the CLI's argument errors should
+    not wait for it.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    disable = getattr(ort, "disable_telemetry_events", None)
+    if disable is not None:
+        disable()
+    return ort
 
 
 def _resolve(path: str | os.PathLike | None) -> Path:

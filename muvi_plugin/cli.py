@@ -142,6 +142,8 @@ def _score(args: argparse.Namespace) -> int:
     from muvi_plugin.api import MuviError, ScoreRequest, load_bundle
     from muvi_plugin.atomic import write_text
     from muvi_plugin.audio_io import AUDIO_FORMATS, MUX_FORMATS, mux_into_copy
+    from muvi_plugin.guard import bundle_inputs, check_outputs, input_problem
+    from muvi_plugin.media import MediaError
 
     # A name muvi picks never replaces an earlier take (NAME.muvi-2.wav, ...); --out is the user's choice.
     out = args.out if args.out is not None else unused_name(Path.cwd() / f"{args.video.stem}.muvi.wav")
@@ -150,10 +152,6 @@ def _score(args: argparse.Namespace) -> int:
         raise MuviError(f"{out}: unsupported audio format (use {' or '.join(AUDIO_FORMATS)})")
     if args.mux is not None and args.mux.suffix.lower() not in MUX_FORMATS:
         raise MuviError(f"{args.mux}: unsupported container for muxing (use one of {', '.join(MUX_FORMATS)})")
-    for path in (out, args.mux):
-        if path is not None and not path.parent.is_dir():
-            raise MuviError(f"{path}: the folder {path.parent} does not exist")
-    scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
     request = ScoreRequest(
         video=args.video,
         start=args.start,
@@ -165,6 +163,17 @@ def _score(args: argparse.Namespace) -> int:
         style_start=args.style_start,
         loudness=args.loudness,  # NaN: off
     )
+    request.validate()
+    _check_threads(args.threads)
+    for path in (args.video, args.style):  # a FIFO or a folder is refused before anything opens it
+        if path is not None and (problem := input_problem(path)) is not None:
+            raise MediaError(path, problem)
+    # Every output before any work: none is an input, all can be written; else nothing is written.
+    check_outputs(
+        {"--out": out, "--mux": args.mux, "--report": args.report},
+        inputs=[("video", args.video), ("style reference", args.style), *bundle_inputs(args.bundle)],
+    )
+    scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
     scorer.settings(request)  # bad input fails here, in one line, before a progress bar is drawn
     with ctrl_c_cancels() as cancel, progress_bar() as progress:
         result = scorer.score(request, progress=progress, cancel=cancel)
@@ -172,7 +181,11 @@ def _score(args: argparse.Namespace) -> int:
     result.write(out)
     if args.report is not None:
         # Front ends that run `muvi score` out of process (Resolve) read the take's provenance from here.
-        write_text(args.report, json.dumps(result.report.to_dict(), indent=2))
+        try:
+            write_text(args.report, json.dumps(result.report.to_dict(), indent=2))
+        except BaseException:
+            out.unlink(missing_ok=True)  # all or nothing, as for --mux
+            raise
     if args.mux is not None:
         try:
             mux_into_copy(args.video, result.audio, result.sample_rate, args.mux, start=result.report.start)
@@ -193,6 +206,13 @@ def _score(args: argparse.Namespace) -> int:
         + (f"; video copy: {args.mux}" if args.mux is not None else "")
     )
     return 0
+
+
+def _check_threads(threads: int | None) -> None:
+    from muvi_plugin import limits
+
+    if threads is not None:
+        limits.integer("--threads", threads, limits.THREADS)
 
 
 def _panel(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ class BundleError(MuviError):
 
 
 class ChecksumError(BundleError):
-    """A bundle graph that is missing or whose sha256 differs from the manifest's: a corrupt bundle."""
+    """A bundle graph that is missing or whose sha256 differs from the manifest's, or a manifest whose
+    bundle id differs from the one its content gives: a corrupt or edited bundle."""
 
 
 class Cancelled(MuviError):

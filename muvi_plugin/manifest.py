@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from muvi_plugin import limits
+from muvi_plugin.errors import MuviError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -117,6 +121,22 @@ class Defaults:
     loudness_lufs: float = -16.0  # mastering's integrated loudness target (muvi_plugin.mastering)
     true_peak_dbtp: float = -1.0  # mastering's true-peak ceiling
 
+    def __post_init__(self) -> None:
+        """Every default within the range the runtime accepts from a user (`muvi_plugin.limits`)."""
+        try:
+            limits.integer("steps", self.steps, limits.STEPS)
+            limits.number("guidance", self.guidance, limits.GUIDANCE)
+            window = limits.number("max_window_seconds", self.max_window_seconds, limits.WINDOW_SECONDS)
+            context = limits.number("context_seconds", self.context_seconds, (0.0, window))
+            limits.number("crossfade_seconds", self.crossfade_seconds, (0.0, context))
+            limits.number("style_seconds", self.style_seconds, limits.STYLE_SECONDS)
+            limits.number("loudness_lufs", self.loudness_lufs, limits.LOUDNESS)
+            limits.number("true_peak_dbtp", self.true_peak_dbtp, limits.TRUE_PEAK)
+        except MuviError as error:
+            raise ManifestError(f"defaults: {error}") from None
+        if context >= window:
+            raise ManifestError(f"defaults: context_seconds {context:g} must be under the window {window:g}")
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -172,15 +192,22 @@ def _spec(t: TensorSpec | dict[str, Any]) -> TensorSpec:
     return t if isinstance(t, TensorSpec) else TensorSpec(**t)
 
 
-def compute_bundle_id(manifest: Manifest) -> str:
-    """A short id that changes whenever a graph or a setting changes (provenance excluded)."""
+def compute_bundle_id(manifest: Manifest | Mapping[str, Any]) -> str:
+    """A short id that changes whenever a graph or a setting changes (provenance excluded).
+
+    It hashes the manifest as written: the `manifest.json` data read back (a dict), or the dataclass the
+    exporter writes (`Manifest.to_json` is `asdict`, so both give the same id). Hashing what the file
+    holds, not the dataclass with its defaults filled in, keeps an exported bundle's id when a later muvi
+    adds a field with a default, and still changes it when anyone edits the file (a removed default).
+    Everything but `bundle_id` and `provenance` counts, the graphs' sha256 included.
+    """
     import hashlib
 
-    d = dataclasses.asdict(manifest)
-    d.pop("bundle_id")
-    d.pop("provenance")
+    d = dict(manifest) if isinstance(manifest, Mapping) else dataclasses.asdict(manifest)
+    d.pop("bundle_id", None)
+    d.pop("provenance", None)
     digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
-    return f"{manifest.name}-{manifest.precision}-{digest[:12]}"
+    return f"{d.get('name')}-{d.get('precision')}-{digest[:12]}"
 
 
 def read_manifest(folder: str | Path) -> Manifest:

@@ -37,6 +37,7 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from muvi_plugin.errors import MuviError
+from muvi_plugin.guard import input_problem
 
 TOLERANCE = 0.1  # seconds a range may overrun the media or a stream (one frame at 10 FPS)
 FITS = ("crop", "pad")
@@ -350,7 +351,13 @@ class _SeekOvershoot(Exception):
 
 @contextmanager
 def _open(path: str | os.PathLike) -> Iterator[av.container.InputContainer]:
-    """Open a file for reading, turning every FFmpeg failure inside the block into a MediaError."""
+    """Open a file for reading, turning every FFmpeg failure inside the block into a MediaError.
+
+    A FIFO, a device or a folder is refused before opening (`muvi_plugin.guard`): a FIFO would block.
+    """
+    problem = input_problem(path)
+    if problem is not None:
+        raise MediaError(path, problem)
     try:
         container = av.open(os.fspath(path))
     except FileNotFoundError as error:

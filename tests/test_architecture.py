@@ -21,8 +21,9 @@ PRODUCT = ("muvi_plugin", "training", "export", "editor_integrations", "recipes"
 ON_TOP = ("tests", "benchmarks", "tools")
 
 # The torch-free shared core of the runtime: what training and export may use of muvi_plugin (the constants
-# that define a bundle, the mel front end, clip cutting, media readers, the manifest schema and the error
-# types). It must itself import nothing else of muvi_plugin, so using it never drags the runtime in.
+# that define a bundle, the mel front end, clip cutting, media readers, the manifest schema, the error
+# types, the atomic writer, the input/output guard and the settings' ranges). It must itself import nothing
+# else of muvi_plugin, so using it never drags the runtime in.
 CORE = (
     "muvi_plugin",  # the package itself: __version__
     "muvi_plugin.constants",
@@ -32,6 +33,8 @@ CORE = (
     "muvi_plugin.media",
     "muvi_plugin.manifest",
     "muvi_plugin.atomic",
+    "muvi_plugin.guard",
+    "muvi_plugin.limits",
 )
 TORCH_WORLD = ("torch", "torchaudio", "torchvision", "transformers", "safetensors", "onnx")
 

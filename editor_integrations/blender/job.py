@@ -22,10 +22,9 @@ def _emit(message: dict) -> None:
 
 def run(spec: dict) -> dict:
     """Score `spec`'s range and write the mastered music to `spec["out"]` (atomically); the take's record."""
+    from muvi_plugin import guard
     from muvi_plugin.api import ScoreRequest, load_bundle
 
-    _emit({"stage": "load", "fraction": 0.0})
-    scorer = load_bundle(spec.get("bundle") or None, device=spec.get("device", "auto"))
     request = ScoreRequest(
         video=spec["video"],
         start=spec["start"],
@@ -35,6 +34,10 @@ def run(spec: dict) -> dict:
         guidance=spec.get("guidance"),
         style=spec.get("style") or None,
     )
+    request.validate()  # settings out of range, an output over an input: refused before the model loads
+    guard.check_outputs({"out": spec["out"]}, [("video", spec["video"]), ("style reference", request.style)])
+    _emit({"stage": "load", "fraction": 0.0})
+    scorer = load_bundle(spec.get("bundle") or None, device=spec.get("device", "auto"))
 
     def progress(stage: str, fraction: float) -> None:
         _emit({"stage": stage, "fraction": fraction})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from muvi_plugin import media
+from muvi_plugin import guard, media
 from muvi_plugin.api import MuviError
 from muvi_plugin.audio_io import AUDIO_FORMATS, MUX_FORMATS, mux_into_copy, write_audio
 from muvi_plugin.panel.takes import Take, TakeStore
@@ -28,11 +28,12 @@ def export_audio(store: TakeStore, take: Take, path: str | os.PathLike) -> Path:
     """Write the take to `path` (`.wav` or `.flac`).
 
     Raises:
-        MuviError: An unsupported suffix, a missing folder, or a write failure.
+        MuviError: An unsupported suffix, the take itself, a missing folder, or a write failure.
     """
     path = Path(path)
     if path.suffix.lower() not in AUDIO_FORMATS:
         raise MuviError(f"{path}: unsupported audio format (use {' or '.join(AUDIO_FORMATS)})")
+    guard.check_outputs({"the export": path}, [("take", store.path(take))])
     return write_audio(path, take_audio(store, take), take.sample_rate)
 
 
@@ -47,6 +48,5 @@ def export_video(store: TakeStore, take: Take, video: str | os.PathLike, path: s
         raise MuviError(f"{video}: a timeline has no single video file to mux into; export the take's audio")
     if path.suffix.lower() not in MUX_FORMATS:
         raise MuviError(f"{path}: unsupported container for muxing (use one of {', '.join(MUX_FORMATS)})")
-    if path.resolve() == Path(video).resolve():
-        raise MuviError(f"{path}: choose another file; the video itself is never modified")
+    guard.check_outputs({"the export": path}, [("video", video), ("take", store.path(take))])
     return mux_into_copy(video, take_audio(store, take), take.sample_rate, path, start=take.start)

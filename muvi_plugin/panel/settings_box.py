@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from muvi_plugin import limits
+
 # The defaults of the shipped bundles (manifest `defaults`); the form starts from them.
 DEFAULT_STEPS = 25
 DEFAULT_GUIDANCE = 4.0
@@ -53,13 +55,13 @@ class SettingsBox(QGroupBox):
         form.addRow("Seed", _row(self.seed, self.new_seed))
 
         self.steps = QSpinBox()
-        self.steps.setRange(1, 1000)
+        self.steps.setRange(*limits.STEPS)  # the range every front end accepts
         self.steps.setValue(DEFAULT_STEPS)
         self.steps.setToolTip("Sampler steps: more is slower and usually cleaner")
         form.addRow("Steps", self.steps)
 
         self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 20.0)
+        self.guidance.setRange(*limits.GUIDANCE)
         self.guidance.setSingleStep(0.5)
         self.guidance.setValue(DEFAULT_GUIDANCE)
         self.guidance.setToolTip("Classifier-free guidance: how closely the music follows the picture")

@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from muvi_plugin import guard
 from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
@@ -148,7 +149,7 @@ def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOp
                 suspects.append(k)
                 continue
             except Exception as error:
-                finished(items[k], None, str(error))
+                finished(items[k], None, _reason(error))
                 continue
             finished(items[k], record, "")
     retry: ProcessPoolExecutor | None = None
@@ -162,7 +163,7 @@ def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOp
                 retry.shutdown(wait=True)
                 retry = None
             except Exception as error:
-                finished(items[k], None, str(error))
+                finished(items[k], None, _reason(error))
     finally:
         if retry is not None:
             retry.shutdown(wait=True)
@@ -174,7 +175,8 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
     Returns:
         One summary per timeline, in input order (also written to `<out dir>/muvi-batch-summary.json`).
     """
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    guard.check_folder(options.out_dir)  # an existing file, or a missing parent: one clear line
+    guard.make_folder(options.out_dir)
     manifest_path = options.out_dir / MANIFEST
     manifest = _read_manifest(manifest_path)
     done: dict[str, dict] = manifest["jobs"]
@@ -187,8 +189,8 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
         job = replace(options.template, timeline=Path(path), out=out, audio_dir=audio_folder_for(out))
         try:
             _, _, ranges = open_job(job)  # reads it, chooses ranges, checks media: fails early, named
-        except (MuviError, OSError) as error:
-            summary.status, summary.reason = "failed", str(error)
+        except Exception as error:  # one failing timeline never stops the others: failed, with its reason
+            summary.status, summary.reason = "failed", _reason(error)
             continue
         plans.append((summary, job, ranges))
         for index, r in enumerate(ranges):
@@ -224,10 +226,16 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
             ]
             if summary.scored or not Path(job.out).exists():
                 write_timeline(with_score(open_job(job)[0], scored), job.out, source=Path(job.timeline))
-        except (MuviError, OSError) as error:
-            summary.status, summary.reason = "failed", str(error)
+        except Exception as error:
+            summary.status, summary.reason = "failed", _reason(error)
     _write_json(options.out_dir / SUMMARY, [asdict(s) for s in summaries])
     return summaries
+
+
+def _reason(error: BaseException) -> str:
+    """One line for the summary: muvi's own message, or the unexpected error's type and message."""
+    text = str(error) if isinstance(error, MuviError | OSError) else f"{type(error).__name__}: {error}"
+    return " ".join(text.split()) or type(error).__name__
 
 
 def summary_table(summaries: list[TimelineSummary]) -> str:

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 from muvi_plugin.console import add_timeline_options
-from muvi_plugin.errors import MuviError
 
 
 def add_parsers(commands) -> None:
@@ -56,10 +55,13 @@ def _job(args: argparse.Namespace, timeline: Path, out: Path):
 
 def score(args: argparse.Namespace, *, cancel, progress_bar) -> int:
     """`muvi timeline score`."""
+    from muvi_plugin import limits
     from muvi_plugin.api import load_bundle
     from muvi_plugin.timeline.score import check_output, open_job, score_timeline
     from muvi_plugin.timeline.writing import TRACK_NAME
 
+    if args.threads is not None:
+        limits.integer("--threads", args.threads, limits.THREADS)
     job = _job(args, args.timeline, args.out)
     check_output(job)
     open_job(job)  # a bad timeline, range or missing media fails here, before the model loads
@@ -77,13 +79,18 @@ def score(args: argparse.Namespace, *, cancel, progress_bar) -> int:
 
 def batch(args: argparse.Namespace) -> int:
     """`muvi batch`: exit 0 when every timeline was scored or already done, 2 when any failed."""
+    from muvi_plugin import guard, limits
     from muvi_plugin.timeline.batch import BatchOptions, run_batch, summary_table
-    from muvi_plugin.timeline.score import check_output
+    from muvi_plugin.timeline.score import check_format, check_settings
 
-    if args.jobs < 1:
-        raise MuviError(f"--jobs must be at least 1, got {args.jobs}")
+    limits.integer("--jobs", args.jobs, limits.JOBS)
+    if args.threads is not None:
+        limits.integer("--threads", args.threads, limits.THREADS)
+    guard.check_folder(args.out_dir)  # an existing file named as --out-dir: one line, before any work
     suffix = args.format if args.format.startswith(".") else f".{args.format}"
-    check_output(_job(args, Path("in.otio"), args.out_dir / f"out{suffix}"))  # a refused format, once
+    template = _job(args, Path("in.otio"), args.out_dir / f"out{suffix}")
+    check_settings(template)  # a setting out of range or a refused format: once, before any work
+    check_format(template)
     options = BatchOptions(
         out_dir=args.out_dir,
         template=_job(args, Path(), Path()),

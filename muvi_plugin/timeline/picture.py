@@ -5,7 +5,9 @@ disabled tracks and items are taken out, since `flatten_stack` itself ignores `e
 flattened the same way, recursively. Inside a transition the outgoing and incoming clips are mixed
 linearly (a dissolve; other transition types are shown as one). A gap, a generator or nothing at all is
 black. Timeline time maps to a clip's media time through OTIO's `transformed_time` (its source range)
-and then its `LinearTimeWarp`/`FreezeFrame` effects; frames are decoded with PyAV (`muvi_plugin.media`).
+and then its `LinearTimeWarp`/`FreezeFrame` effects (on clips, nested stacks and nested tracks alike); any
+other effect cannot be applied and is warned about once. A stack may hold clips, gaps and stacks directly
+(each is a layer of its own). Frames are decoded with PyAV (`muvi_plugin.media`).
 
 Times are seconds from the start of the timeline's tracks (`global_start_time` is not added).
 """
@@ -48,7 +50,9 @@ class _Flat:
 
     def __init__(self, tracks: list[otio.schema.Track]) -> None:
         enabled = [
-            _without_disabled(t) for t in tracks if t.enabled and t.kind == otio.schema.TrackKind.Video
+            _without_disabled(t)
+            for t in tracks
+            if getattr(t, "enabled", True) and t.kind == otio.schema.TrackKind.Video
         ]
         self.track = otio.algorithms.flatten_stack(enabled) if enabled else otio.schema.Track()
         # Holding the children's Python wrappers keeps them (and their ids, used as cache keys) alive:
@@ -59,6 +63,24 @@ class _Flat:
             for item in self.track
             if isinstance(item, otio.schema.Transition)
         ]
+
+
+def _as_tracks(stack: otio.core.Composition) -> list[otio.schema.Track]:
+    """A composition's layers as tracks, bottom first: a track is itself; a stack's children are its layers.
+
+    OTIO lets a stack hold clips, gaps and stacks directly (its sample `nested_example.otio` does): each
+    such child is a layer of its own, starting with the stack, so it is put alone on a video track (a
+    copy; the timeline is not modified). A transition directly in a stack joins nothing and is skipped.
+    """
+    if isinstance(stack, otio.schema.Track):
+        return [stack]
+    tracks = []
+    for child in stack:
+        if isinstance(child, otio.schema.Track):
+            tracks.append(child)
+        elif not isinstance(child, otio.schema.Transition):
+            tracks.append(otio.schema.Track(kind=otio.schema.TrackKind.Video, children=[child.deepcopy()]))
+    return tracks
 
 
 def _without_disabled(track: otio.schema.Track) -> otio.schema.Track:
@@ -164,8 +186,7 @@ class TimelinePicture:
 
     def _layers(self, stack: otio.core.Composition, time: otio.opentime.RationalTime) -> list[Layer]:
         if id(stack) not in self._flat:
-            tracks = [stack] if isinstance(stack, otio.schema.Track) else list(stack)
-            self._flat[id(stack)] = (stack, _Flat(tracks))  # the stack held: its id stays its own
+            self._flat[id(stack)] = (stack, _Flat(_as_tracks(stack)))  # held: its id stays its own
         flat = self._flat[id(stack)][1]
         track = flat.track
         for span, transition in flat.transitions:
@@ -178,7 +199,7 @@ class TimelinePicture:
     def _item(self, track, item, time: otio.opentime.RationalTime, weight: float) -> list[Layer]:
         if item is None or weight <= 0.0 or isinstance(item, otio.schema.Gap | otio.schema.Transition):
             return []
-        inner = track.transformed_time(time, item)
+        inner = self._warped(item, track.transformed_time(time, item))
         if isinstance(item, otio.core.Composition):
             # A nested stack (or track): its own top-most content, in its own time.
             return [
@@ -187,7 +208,24 @@ class TimelinePicture:
             ]
         if not isinstance(item, otio.schema.Clip) or is_generated(item):
             return []
-        return [Layer(item, _warped(item, inner), weight)]
+        return [Layer(item, inner, weight)]
+
+    def _warped(self, item, time: otio.opentime.RationalTime) -> otio.opentime.RationalTime:
+        """Apply an item's speed effects (`LinearTimeWarp`, `FreezeFrame`) around its source start; any
+        other effect (a colour grade, a blur) cannot be applied: warned once, the picture goes on."""
+        start = item.trimmed_range().start_time
+        for effect in getattr(item, "effects", ()):
+            if isinstance(effect, otio.schema.LinearTimeWarp):
+                offset = (time - start).value * effect.time_scalar
+                time = start + RT(offset, time.rate)
+            else:
+                name = effect.effect_name or effect.name or type(effect).__name__
+                key = (f"effect:{item.name}:{name}", -1)
+                if key not in self._notes:
+                    note = f"effect {name!r} on {item.name!r} is not applied to the picture"
+                    self._notes[key] = note
+                    warnings.warn(note, stacklevel=2)
+        return time
 
     def _path(self, clip: otio.schema.Clip, image: int) -> Path | None:
         key = (media_url(clip, image), image)
@@ -230,16 +268,6 @@ class TimelinePicture:
                 return None
             pictures.append(media.read_image(path, size=size))
         return pictures
-
-
-def _warped(clip: otio.schema.Clip, time: otio.opentime.RationalTime) -> otio.opentime.RationalTime:
-    """Apply a clip's speed effects (`LinearTimeWarp`, `FreezeFrame`) around its source start."""
-    start = clip.trimmed_range().start_time
-    for effect in clip.effects:
-        if isinstance(effect, otio.schema.LinearTimeWarp):
-            offset = (time - start).value * effect.time_scalar
-            time = start + RT(offset, time.rate)
-    return time
 
 
 def timeline_rate(timeline: otio.schema.Timeline) -> float:

@@ -16,13 +16,14 @@ from typing import Any
 
 import opentimelineio as otio
 
+from muvi_plugin import guard, limits
 from muvi_plugin.api import Scorer, ScoreRequest
 from muvi_plugin.audio_io import AUDIO_FORMATS
 from muvi_plugin.errors import MuviError
 from muvi_plugin.pipeline import CancelFlag, Progress
 from muvi_plugin.timeline.picture import TimelinePicture
 from muvi_plugin.timeline.ranges import ScoreRange, select_ranges
-from muvi_plugin.timeline.source import Relinker, read_timeline
+from muvi_plugin.timeline.source import Relinker, media_url, read_timeline
 from muvi_plugin.timeline.writing import (
     ADAPTERS,
     REFUSED,
@@ -86,16 +87,42 @@ class TimelineResult:
 
 
 def check_output(job: TimelineJob) -> None:
-    """Refuse a bad output before any work: a refused or unknown format, or the input as output."""
+    """Refuse a bad job before any work: a setting out of range, a refused or unknown format, the input
+    as output, an output in a missing folder or over a folder muvi did not create (`muvi_plugin.guard`)."""
+    check_settings(job)
+    check_format(job)
+    guard.check_outputs({"--out": job.out}, inputs=[("timeline", job.timeline)], folders=_folder_outputs(job))
+    if not job.audio_folder.is_dir():
+        guard.check_folder(job.audio_folder, what="audio folder")
+
+
+def check_format(job: TimelineJob) -> None:
+    """A timeline format muvi writes (and keeps the music in), and an audio format it writes."""
     suffix = Path(job.out).suffix.lower()
     if suffix in REFUSED:
         raise MuviError(f"{job.out}: {REFUSED[suffix]}")
     if suffix not in ADAPTERS:
         raise MuviError(f"{job.out}: unsupported timeline format (use one of {', '.join(ADAPTERS)})")
-    if Path(job.out).resolve() == Path(job.timeline).resolve():
-        raise MuviError(f"{job.out}: is the input timeline; muvi never modifies its input")
     if job.audio_format not in AUDIO_FORMATS:
         raise MuviError(f"{job.audio_format}: unsupported audio format (use {' or '.join(AUDIO_FORMATS)})")
+
+
+def _folder_outputs(job: TimelineJob) -> list[str]:
+    return ["--out"] if ADAPTERS.get(Path(job.out).suffix.lower()) == "otiod" else []
+
+
+def check_settings(job: TimelineJob) -> None:
+    """Every setting of the job within its documented range (`muvi_plugin.limits`), as `ScoreRequest`."""
+    ScoreRequest(job.timeline, seed=job.seed, steps=job.steps, guidance=job.guidance).validate()
+    limits.loudness(job.loudness)
+    if job.edl_rate is not None:
+        limits.number("EDL rate", job.edl_rate, limits.EDL_RATE, unit="frames/s")
+
+
+def media_files(timeline: otio.schema.Timeline, relinker: Relinker) -> list[Path]:
+    """Every existing media file the timeline's clips reference (an image sequence: its first image)."""
+    found = (relinker.find(url) for c in timeline.find_clips() if (url := media_url(c)) is not None)
+    return sorted({path for path in found if path is not None})
 
 
 def open_job(job: TimelineJob) -> tuple[otio.schema.Timeline, TimelinePicture, list[ScoreRange]]:
@@ -114,6 +141,12 @@ def open_job(job: TimelineJob) -> tuple[otio.schema.Timeline, TimelinePicture, l
     )
     for r in ranges:
         picture.check_media(*r.seconds)
+    # No output may be the timeline or any of its media (through links too), nor two outputs one file.
+    inputs = [("timeline", job.timeline), *(("media file", path) for path in media_files(timeline, relinker))]
+    outputs: dict[str, Path] = {"--out": Path(job.out)}
+    if job.audio_folder.is_dir():  # else muvi creates it, and nothing in it can be an input
+        outputs |= {f"audio of range {r.name!r}": audio_path(job, i, r) for i, r in enumerate(ranges)}
+    guard.check_outputs(outputs, inputs, folders=_folder_outputs(job))
     return timeline, picture, ranges
 
 
@@ -149,7 +182,9 @@ def score_range(
         loudness=job.loudness,
     )
     result = scorer.score(request, progress=progress, cancel=cancel)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    guard.make_folder(path.parent)  # its parent must exist: muvi creates one folder, never a tree
+    if path.exists() and not guard.made_by_muvi(path.parent):
+        raise MuviError(f"{path}: already exists in a folder muvi did not create; muvi never overwrites it")
     result.write(path)
     # The take's record (ScoreReport.to_dict: settings, mastering reached, versions) plus where it sits.
     metadata: dict[str, Any] = {

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import opentimelineio as otio
 
 from muvi_plugin.errors import MuviError
+from muvi_plugin.guard import input_problem
 from muvi_plugin.media import MediaError
 
 
@@ -63,11 +64,16 @@ def read_timeline(
         edl_rate: The frame rate of an EDL (EDLs do not say; OTIO's reader assumes 24).
 
     Raises:
-        MuviError: No such file, no adapter for it, or the adapter cannot read it (named).
+        MuviError: No such file, not a regular file (a FIFO, a device, a folder), no adapter for it, or
+            the adapter cannot read it (named).
     """
     path = Path(path)
-    if not path.exists():
+    # A FIFO or a device would block or never end: refused before opening (an .otiod is a folder).
+    problem = input_problem(path, folder_ok=path.suffix.lower() == ".otiod")
+    if problem == "no such file":
         raise MuviError(f"{path}: no such timeline file")
+    if problem is not None:
+        raise MuviError(f"{path}: {problem}")
     try:
         name = adapter or otio.adapters.from_filepath(os.fspath(path)).name
         arguments = {"rate": edl_rate} if edl_rate is not None and name == "cmx_3600" else {}

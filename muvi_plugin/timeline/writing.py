@@ -17,6 +17,7 @@ from typing import Any
 
 import opentimelineio as otio
 
+from muvi_plugin import guard
 from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
 from muvi_plugin.timeline.ranges import ScoreRange
@@ -115,7 +116,8 @@ def write_timeline(
         source: The input timeline file, which must not be overwritten.
 
     Raises:
-        MuviError: An unsupported or refused format, the input as output, or a format that lost the music.
+        MuviError: An unsupported or refused format, the input as output, a missing folder, an existing
+            folder muvi did not create, or a format that lost the music.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -123,10 +125,12 @@ def write_timeline(
         raise MuviError(f"{path}: {REFUSED[suffix]}")
     if suffix not in ADAPTERS:
         raise MuviError(f"{path}: unsupported timeline format (use one of {', '.join(ADAPTERS)})")
-    if source is not None and path.resolve() == Path(source).resolve():
-        raise MuviError(f"{path}: is the input timeline; muvi never modifies its input, choose another name")
-    if not path.parent.is_dir():
-        raise MuviError(f"{path}: the folder {path.parent} does not exist")
+    folder_output = ADAPTERS[suffix] == "otiod"
+    # Never the input (through links too), never into a missing folder, never over a folder muvi did
+    # not create (an `.otiod` is a folder: only one muvi wrote, holding its marker, is replaced).
+    guard.check_outputs(
+        {"--out": path}, inputs=[("timeline", source)], folders=["--out"] if folder_output else []
+    )
     if ADAPTERS[suffix] == "fcp_xml":
         timeline = _for_fcp7(timeline)
     # A file, or a folder for .otiod (an old .otiod is replaced whole).
@@ -142,6 +146,8 @@ def write_timeline(
         kept = {c.name for c in back.find_clips()}
         if not wanted <= kept:
             raise MuviError(f"{path}: the {ADAPTERS[suffix]} format dropped the music track; write .otio")
+        if folder_output:
+            guard.mark(temporary)  # muvi made this folder: a later take may replace it
     return path
 
 

@@ -21,6 +21,7 @@ from muvi_plugin.api import (
     ScoreRequest,
     load_bundle,
 )
+from muvi_plugin.manifest import compute_bundle_id
 from muvi_plugin.mastering import integrated_loudness, true_peak
 from muvi_plugin.pipeline import decode_latents, generate
 from muvi_plugin.windows import equal_power_fade
@@ -52,6 +53,7 @@ def short_windows(debug_bundle, tmp_path_factory) -> Path:
     copy = shutil.copytree(debug_bundle, tmp_path_factory.mktemp("bundles") / "short-windows")
     data = json.loads((copy / "manifest.json").read_text())
     data["defaults"].update(max_window_seconds=3.0, context_seconds=1.0, crossfade_seconds=0.5)
+    data["bundle_id"] = compute_bundle_id(data)  # an edited manifest gets its own id
     (copy / "manifest.json").write_text(json.dumps(data))
     return copy
 
@@ -194,8 +196,8 @@ def test_bad_input_is_one_clear_error_naming_the_file(scorer, video, tmp_path):
         ),
         (ScoreRequest(video, start=3.0, end=3.0), MediaError, r"video\.mp4: empty range 3-3 s"),
         (ScoreRequest(tmp_path / "none.mp4"), MediaError, r"none\.mp4: no such file"),
-        (ScoreRequest(video, seed=-1), MuviError, "seed must be a non-negative integer"),
-        (ScoreRequest(video, steps=0), MuviError, "steps must be a positive integer"),
+        (ScoreRequest(video, seed=-1), MuviError, "seed must be an integer from 0 to "),
+        (ScoreRequest(video, steps=0), MuviError, "steps must be an integer from 1 to 200, got 0"),
         (ScoreRequest(video, guidance=float("nan")), MuviError, "guidance must be a finite number"),
     ]
     for request, error, message in cases:

@@ -10,7 +10,7 @@ import pytest
 from muvi_plugin import bundle as bundle_module
 from muvi_plugin.bundle import CPU, open_bundle, read_bundle_manifest, verify_bundle
 from muvi_plugin.errors import BundleError, ChecksumError
-from muvi_plugin.manifest import GRAPH_NAMES
+from muvi_plugin.manifest import GRAPH_NAMES, compute_bundle_id
 
 
 def copy_bundle(source: Path, dest: Path, **manifest_changes) -> Path:
@@ -19,8 +19,13 @@ def copy_bundle(source: Path, dest: Path, **manifest_changes) -> Path:
         path = dest / "manifest.json"
         data = json.loads(path.read_text())
         data.update(manifest_changes)
-        path.write_text(json.dumps(data))
+        path.write_text(json.dumps(restamped(data)))
     return dest
+
+
+def restamped(data: dict) -> dict:
+    """A manifest edited on purpose, with the id its new content gives (as an export would stamp it)."""
+    return {**data, "bundle_id": compute_bundle_id(data)}
 
 
 def flip_one_byte(path: Path) -> None:
@@ -98,7 +103,7 @@ def test_graph_names_must_match_the_manifest(debug_bundle, tmp_path):
     copy = copy_bundle(debug_bundle, tmp_path / "bundle")
     data = json.loads((copy / "manifest.json").read_text())
     data["graphs"]["vocoder"]["outputs"][0]["name"] = "audio"
-    (copy / "manifest.json").write_text(json.dumps(data))
+    (copy / "manifest.json").write_text(json.dumps(restamped(data)))
     with pytest.raises(BundleError, match=r"vocoder\.onnx: graph 'vocoder' has inputs"):
         open_bundle(copy)
 

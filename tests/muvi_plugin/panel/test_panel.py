@@ -7,7 +7,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtMultimedia import QMediaPlayer
 
-from muvi_plugin import media
+from muvi_plugin import limits, media
 from muvi_plugin.api import ScoreReport
 from muvi_plugin.panel.takes import TakeStore
 from muvi_plugin.panel.takes_view import _NAME
@@ -108,7 +108,7 @@ def test_bad_bundle_is_a_readable_error(qtbot, panel, video, tmp_path):
 def test_cancel_midway_leaves_nothing_and_the_ui_usable(qtbot, panel, video, debug_bundle):
     panel.open_video(video)
     panel.settings_box.bundle.setText(str(debug_bundle))
-    panel.settings_box.steps.setValue(1000)  # long enough to be caught in the sampler
+    panel.settings_box.steps.setValue(limits.STEPS[1])  # the most: long enough to be caught in the sampler
     with qtbot.waitSignal(panel.generationEnded, timeout=120_000) as blocker:
         qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
         assert panel.cancel_button.isEnabled() and not panel.generate_button.isEnabled()
@@ -222,7 +222,7 @@ def test_space_plays_and_escape_cancels(qtbot, panel, video, debug_bundle):
     qtbot.keyClick(panel.takes.list, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: panel.player.playbackState() == QMediaPlayer.PlaybackState.StoppedState)
 
-    panel.settings_box.steps.setValue(1000)
+    panel.settings_box.steps.setValue(limits.STEPS[1])
     with qtbot.waitSignal(panel.generationEnded, timeout=120_000) as blocker:
         panel.generate()
         qtbot.waitUntil(lambda: panel.progress.format().startswith("dit"), timeout=60_000)
@@ -234,7 +234,7 @@ def test_space_plays_and_escape_cancels(qtbot, panel, video, debug_bundle):
 def test_closing_while_generating_stops_the_job(qtbot, panel, video, debug_bundle):
     panel.open_video(video)
     panel.settings_box.bundle.setText(str(debug_bundle))
-    panel.settings_box.steps.setValue(1000)
+    panel.settings_box.steps.setValue(limits.STEPS[1])
     panel.generate()
     qtbot.waitUntil(lambda: panel.progress.format().startswith("dit"), timeout=60_000)
     panel.close()  # cancels and waits for the thread
