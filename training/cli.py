@@ -68,6 +68,11 @@ def _parsed_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="vae: mel frames per latent frame, 8 (10/s, MuVi's; the DiT stages need it) or 4/2/1 (trials)",
     )
+    p.add_argument(
+        "--vae-width",
+        type=int,
+        help="vae: channels of its first level (default: the preset's; MuVi App. A: 256, demo: 32)",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             vocoder=args.vocoder,
             latent_channels=args.latent_channels,
             latent_downsample=args.latent_downsample,
+            vae_width=args.vae_width,
             progress=not args.no_progress,
         )
         last = train(run)

@@ -70,6 +70,7 @@ class RunConfig:
     vocoder: str | None = None  # vocoder family override: hifigan | vocos (None: the preset's default)
     latent_channels: int | None = None  # vae: latent channels override (None: the preset's)
     latent_downsample: int | None = None  # vae: mel frames per latent frame (None: the preset's, 8)
+    vae_width: int | None = None  # vae: width of its first level, base_channels (None: the preset's)
     progress: bool = True
 
     def __post_init__(self) -> None:

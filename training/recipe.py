@@ -46,6 +46,7 @@ class StagePlan:
         adversarial_start: vocoder only: the step at which the GAN losses join.
         vocoder: vocoder only: the family ("hifigan" or "vocos"; None: the preset's default).
         latent_channels: vae only: the latent's channels (None: the preset's).
+        vae_width: vae only: the channels of its first level (None: the preset's).
         checkpoint_every: steps between checkpoints (what an interruption can cost).
         workers: data loader processes: one decodes the next batch while the model trains on this one.
     """
@@ -59,6 +60,7 @@ class StagePlan:
     adversarial_start: int = 0
     vocoder: str | None = None
     latent_channels: int | None = None
+    vae_width: int | None = None
     checkpoint_every: int = 250
     workers: int = 1
 
@@ -204,7 +206,7 @@ def finished_checkpoint(plan: StagePlan, run_dir: Path, keep: Path | None, *, pr
     run = payload["run"]
     mine = {"stage": plan.stage, "preset": preset, "steps": plan.steps, "batch_size": plan.batch_size}
     # The vocoder family and latent width are part of what was trained (None where a run predates them).
-    for key in ("vocoder", "latent_channels"):
+    for key in ("vocoder", "latent_channels", "vae_width"):
         if getattr(plan, key) is not None:
             mine[key] = getattr(plan, key)
     theirs = {key: run.get(key) for key in mine}
@@ -325,6 +327,7 @@ def run_recipe(
             adversarial_start=plan.adversarial_start,
             vocoder=plan.vocoder,
             latent_channels=plan.latent_channels,
+            vae_width=plan.vae_width,
             num_workers=plan.workers,
             device=device,
             progress=progress and parallel == 1,

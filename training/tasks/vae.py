@@ -69,6 +69,8 @@ def build(run) -> VAEObjective:
     config = presets.vae_config(run.preset)
     if run.latent_channels is not None:
         config = dataclasses.replace(config, latent_channels=run.latent_channels)
+    if run.vae_width is not None:
+        config = dataclasses.replace(config, base_channels=run.vae_width)
     if run.latent_downsample is not None:
         # One level per factor 2 (a stride-2 step between consecutive levels): keep the first levels.
         levels = run.latent_downsample.bit_length()

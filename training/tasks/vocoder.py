@@ -4,6 +4,11 @@ Training crops a short random window of each clip (HiFi-GAN trains on ~1 s segme
 `run.adversarial_start` only the multi-resolution STFT and mel losses train the generator — on CPU that
 phase converges much faster (training/README.md, "Budget") — then the MPD/MSD discriminators and the
 adversarial and feature-matching losses join.
+
+A Vocos whose phase is Griffin-Lim's (`VocosConfig.phase == "griffin-lim"`) learns its magnitude alone,
+directly against the audio's STFT magnitude on the mel's frames: spectral convergence plus the mean L1
+distance of the log-magnitudes (the two terms of the multi-resolution STFT distance the resynthesis
+benchmark scores, at the synthesis resolution). No wave is synthesised and no discriminator runs.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from muvi_plugin.constants import HOP_LENGTH, MEL_RATE
 from training import presets
 from training.layers.mel import MelSpectrogram
 from training.models import vocoder as hifigan
-from training.models.vocos import VocosConfig
+from training.models.vocos import LOG_FLOOR, VocosConfig
 from training.tasks.base import Objective, adamw, build_part, trainable_parameters
 from training.tasks.data import music_data
 
@@ -55,8 +60,21 @@ class VocoderObjective(Objective):
             return self._generator_step(batch, adversarial, generator)
         return self._discriminator_step(adversarial)
 
+    def _magnitude_step(self, mel: torch.Tensor, real: torch.Tensor):
+        model = self.parts["vocoder"]
+        log_pred = model.log_magnitude(mel)
+        target = model.analysis_magnitude(real.squeeze(1))
+        log_l1 = (log_pred - torch.log(target.clamp(min=LOG_FLOOR))).abs().mean()
+        norm = torch.linalg.vector_norm
+        convergence = norm(target - log_pred.exp()) / norm(target).clamp(min=LOG_FLOOR)
+        loss = convergence + log_l1
+        return loss, {"loss": loss, "log_l1": log_l1, "convergence": convergence}
+
     def _generator_step(self, batch, adversarial: bool, generator: torch.Generator):
         mel, real = self._crop(batch, generator)
+        config = self.parts["vocoder"].config
+        if isinstance(config, VocosConfig) and config.phase == "griffin-lim":
+            return self._magnitude_step(mel, real)
         fake = self.parts["vocoder"](mel)
         self._fake, self._real = fake.detach(), real
         stft = hifigan.multi_resolution_stft_loss(fake.squeeze(1), real.squeeze(1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -148,3 +148,84 @@ def test_phase_refinement_runs_at_inference_only():
         refined = model.eval()(mel)
     assert torch.equal(trained, raw)
     assert not torch.allclose(refined, raw)
+
+
+def _tone_mel(f0: float, seconds: float = 1.0) -> tuple[np.ndarray, torch.Tensor]:
+    from muvi_plugin.mel import MelSpec, mel_spectrogram
+
+    t = np.arange(round(24000 * seconds)) / 24000
+    wave = (0.5 * np.sin(2 * np.pi * f0 * t)).astype(np.float32)
+    return wave, torch.from_numpy(mel_spectrogram(wave, MelSpec()))[None]
+
+
+def test_the_magnitude_prior_starts_the_network_at_the_mels_pseudo_inverse():
+    from muvi_plugin.mel import MelSpec, mel_filterbank
+    from training.models.vocos import DEBUG_GL, LOG_FLOOR
+
+    _, mel = _tone_mel(441.0)
+    model = VocosGenerator(DEBUG_GL).eval()
+    with torch.no_grad():
+        log_mag = model.log_magnitude(mel)[0].numpy()
+    pinv = np.linalg.pinv(mel_filterbank(MelSpec()).astype(np.float64))
+    expected = np.log(np.maximum(pinv @ np.exp(mel[0].numpy().astype(np.float64)), LOG_FLOOR))
+    # float32 against float64: equal to a millionth of the peak (logs of near-floor values differ more).
+    assert np.abs(np.exp(log_mag) - np.exp(expected)).max() < 1e-6 * np.exp(expected).max() + 1e-6
+    # Its peak is the tone's own bin (441 Hz at 20 Hz a bin): the mel keeps this pitch.
+    assert abs(int(log_mag[:, 40].argmax()) * 20 - 441) <= 20
+
+
+def test_an_untrained_griffin_lim_vocos_already_plays_a_tone_in_tune():
+    # With the prior and the fixed random starting phase, Griffin-Lim's iterations make a consistent STFT:
+    # a 330 Hz tone comes back at 330 Hz, not on the 80 Hz frame-rate comb.
+    from training.metrics.musicality import comb_share, in_tune_share
+    from training.models.vocos import DEBUG_GL
+
+    wave, mel = _tone_mel(329.63, seconds=2.0)
+    model = VocosGenerator(replace(DEBUG_GL, phase_iterations=16)).eval()
+    with torch.no_grad():
+        out = model(mel)[0, 0].numpy()
+    spectrum = np.abs(np.fft.rfft(out * np.hanning(out.size)))
+    freqs = np.fft.rfftfreq(out.size, 1 / 24000)
+    assert abs(freqs[spectrum.argmax()] - 329.63) < 3
+    assert comb_share(out, 24000) < 0.1
+    assert in_tune_share(out, 24000).share > 0.9
+    # Deterministic: the starting phase is a fixed field, not a random draw.
+    with torch.no_grad():
+        assert torch.equal(model(mel), VocosGenerator(replace(DEBUG_GL, phase_iterations=16)).eval()(mel))
+
+
+def test_griffin_lim_vocos_exports_to_onnx_and_matches_pytorch(tmp_path):
+    from training.models.vocos import DEBUG_GL
+
+    model = VocosGenerator(DEBUG_GL).eval()
+    graph = g._vocoder(model, torch.Generator().manual_seed(0))
+    path = export_graph(graph, tmp_path / "vocoder.onnx")
+    report = compare_graph(graph, path, tolerance=FP32_TOLERANCE)
+    assert report.passed, report
+
+
+def test_the_magnitude_objective_learns_the_stft_magnitude():
+    # Trained on one clip, the log-magnitude distance to the audio's own STFT falls well below the prior's.
+    from training.models.vocos import DEBUG_GL
+    from training.tasks.vocoder import VocoderObjective
+
+    torch.manual_seed(0)
+    model = VocosGenerator(DEBUG_GL)
+    objective = VocoderObjective(model, torch.nn.Identity(), torch.nn.Identity(), adversarial_start=10**9)
+    wave = torch.from_numpy(
+        np.sum([np.sin(2 * np.pi * f * np.arange(24000) / 24000) for f in (220, 331, 497)], 0).astype(
+            np.float32
+        )
+        * 0.2
+    )
+    wave = wave + 0.01 * torch.randn(24000)
+    mel = objective.mel(wave[None])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(100):
+        loss, stats = objective._magnitude_step(mel, wave[None, None])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first = first if first is not None else float(stats["log_l1"])
+    assert float(stats["log_l1"]) < 0.85 * first, (first, float(stats["log_l1"]))
