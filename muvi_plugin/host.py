@@ -244,7 +244,7 @@ class ScoreProcess:
 
 
 def _text(arg: str | os.PathLike | int | float) -> str:
-    return str(arg) if isinstance(arg, int | float) else os.fspath(arg)
+    return str(arg) if isinstance(arg, (int, float)) else os.fspath(arg)
 
 
 def _take(event: Mapping[str, Any]) -> Take:

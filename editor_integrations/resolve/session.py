@@ -4,7 +4,7 @@
                           progress=lambda stage, fraction: ..., cancel=threading.Event())
 
 The user's In/Out marks are saved first and put back after the render (the Deliver page can clobber
-them). A cancel stops the render or kills muvi and leaves no clip and no file.
+them). A cancel stops the render or muvi (`muvi_plugin.host`) and leaves no clip and no file.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Options:
         seed: The seed (stored in the marker, so a take can be made again).
         steps: Euler steps; None for the bundle's default.
         bundle: A bundle folder or .zip; None for muvi's built-in one.
-        command: How to start muvi (`runner.default_command()` when None).
+        command: How to start muvi (`muvi_plugin.host.default_command()` when None).
         bin_name: The media-pool bin for takes.
         poll: Seconds between render-status polls.
     """
@@ -190,9 +190,7 @@ def score_in_out(
         audio.unlink(missing_ok=True)
         raise Cancelled
     part(0.95, 1.0)("place", 0.0)
-    return _place(
-        project, timeline, span, take.audio, _provenance(take.report, timeline, span, audio), options
-    )
+    return _place(project, timeline, span, take.out, _provenance(take.record, timeline, span, audio), options)
 
 
 def _provenance(report: dict[str, Any], timeline: Timeline, span: FrameRange, audio: Path) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def test_re_import_into_the_bin_returns_the_same_item(tmp_path):
 def test_a_muvi_failure_is_one_line_and_leaves_nothing(options, tmp_path):
     fake = FakeResolve()
     broken = dataclasses.replace(options, bundle=tmp_path / "no-such-bundle")
-    with pytest.raises(ResolveScriptError, match=r"muvi could not score .*muvi: error: .*no-such-bundle"):
+    with pytest.raises(ResolveScriptError, match=r"muvi could not score .*: .*no-such-bundle"):
         score_in_out(fake, broken)
     assert list(options.takes_dir.iterdir()) == [] and fake.timeline.GetTrackCount("audio") == 1
 
