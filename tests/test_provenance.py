@@ -64,7 +64,7 @@ def by_cli(request, tmp_path) -> tuple[dict, Path, object]:
 
 
 def by_timeline(request, tmp_path) -> tuple[dict, Path, object]:
-    from muvi_plugin.timeline.score import TimelineJob, open_job, score_timeline
+    from muvi_plugin.timeline.score import TimelineJob, open_job, score_job
     from muvi_plugin.timeline.source import read_timeline
 
     scorer, video = request.getfixturevalue("scorer"), request.getfixturevalue("movie")
@@ -79,9 +79,9 @@ def by_timeline(request, tmp_path) -> tuple[dict, Path, object]:
     otio.adapters.write_to_file(timeline, os.fspath(tmp_path / "cut.otio"))
     job = TimelineJob(tmp_path / "cut.otio", tmp_path / "cut.muvi.otio", ranges=("0s-1s",), seed=SEED)
     job = dataclasses.replace(job, steps=STEPS)
-    result = score_timeline(scorer, job)
+    result = score_job(scorer, job)
     (scored,) = [c for c in read_timeline(result.out).find_clips() if "muvi" in c.metadata]
-    _, picture, _ = open_job(dataclasses.replace(job, out=tmp_path / "again.otio"))
+    picture = open_job(dataclasses.replace(job, out=tmp_path / "again.otio")).picture
     return plain(scored.metadata["muvi"]), result.scored[0].audio, picture
 
 
