@@ -6,6 +6,7 @@ import dataclasses
 import json
 import threading
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,9 @@ def test_in_out_take_lands_at_the_absolute_record_frame(rate, options):
     custom = json.loads(marker["customData"])
     assert (custom["seed"], custom["steps"], custom["range"]["first"]) == (4, STEPS, 12)
     assert custom["bundle_id"] and custom["audio"] == str(result.audio)
+    picture = Path(custom["picture"])  # the rendered range is kept beside the take: its record remakes it
+    assert picture.parent == options.takes_dir and picture.is_file()
+    assert custom["report"]["video"] == str(picture)
     assert Fraction(custom["rate"]) == RATES[rate]
 
 
@@ -160,8 +164,8 @@ def test_a_failing_append_is_one_clear_error_and_leaves_the_timeline_as_it_was(o
         score_in_out(fake, options)
     message = str(caught.value)
     assert "\n" not in message and "refused to place the take" in message
-    (take,) = options.takes_dir.iterdir()
-    assert f"the take is kept at {take}" in message
+    take, picture = sorted(options.takes_dir.iterdir(), key=lambda p: p.suffix != ".wav")
+    assert f"the take is kept at {take}" in message and picture.stem.endswith("-picture")  # and its picture
     assert fake.timeline.snapshot() == before and fake.timeline.GetTrackCount("audio") == 1, "no track left"
     assert fake.timeline.track_types["audio"] == ["stereo"] and fake.timeline.locked == set()
     assert fake.timeline.markers == {} and fake.timeline.GetMarkInOut() == marks
