@@ -132,10 +132,8 @@ def main(argv: Sequence[str] | None = None, *, commands_from: Iterable[AddComman
 
     def failed(message: str, code: int) -> int:
         print(f"muvi: {message}", file=sys.stderr)
-        if events is not None and code == EXIT_CANCELLED:
-            events.emit("cancelled")
-        elif events is not None:
-            events.emit("error", message=message.removeprefix("error: "), exit_code=code)
+        if events is not None:
+            events.failure(message.removeprefix("error: "), code)
         return code
 
     try:

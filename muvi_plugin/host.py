@@ -1,4 +1,5 @@
-"""The one host protocol, both ends: `muvi score ... --progress json` (docs/hosts.md, "The muvi protocol").
+"""The one host protocol, both ends: `muvi score ... --progress json` (docs/hosts.md, "The muvi host
+protocol").
 
 Hosts that score out of process (Blender: native crashes stay out of Blender; Resolve: its Python cannot
 install numpy or ONNX Runtime) start `muvi score` with `--progress json` through `ScoreProcess`:
@@ -17,8 +18,8 @@ The child writes one JSON object a line on stdout (`JsonEvents`), each with an `
 
 It cancels on SIGTERM, SIGINT or when its stdin closes (`muvi_plugin.console.cancel_signals`; closing
 stdin is the portable way, used by `ScoreProcess.cancel`), and exits with `EXIT_CANCELLED`, having written
-nothing. This module imports only the standard library and
-`muvi_plugin.errors`, so Resolve's Python (no numpy) can use the client.
+nothing. This module imports only the standard library and `muvi_plugin.errors`, so Resolve's Python (no
+numpy) can use the client.
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ class JsonEvents:
 
     def progress(self, stage: str, fraction: float) -> None:
         self.emit("progress", stage=stage, fraction=round(float(fraction), 6))
+
+    def failure(self, message: str, code: int) -> None:
+        """The last line of a job that did not finish: `cancelled`, or `error` with its one-line message."""
+        if code == EXIT_CANCELLED:
+            self.emit("cancelled")
+        else:
+            self.emit("error", message=message, exit_code=code)
 
     def _drop(self) -> None:
         """The host closed its end: send the rest to the null device (else exiting would fail to flush)."""

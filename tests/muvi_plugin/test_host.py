@@ -97,6 +97,18 @@ def test_cancel_leaves_nothing_and_exits_with_the_cancel_code(how, when, debug_b
     assert list(out.iterdir()) == [], "no output and no temporary file"
 
 
+def test_a_host_that_stopped_reading_still_cancels_cleanly(debug_bundle, video, tmp_path):
+    # The host closed muvi's stdout (it went away): muvi's next lines go nowhere, it still exits cleanly.
+    out = tmp_path / "t.wav"
+    process = start(video, "--steps", 200, "--bundle", debug_bundle, "--out", out, cwd=tmp_path)
+    assert process.stdout is not None and process.stdin is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["stage"] == "load"
+    process.stdout.close()
+    process.stdin.close()
+    assert process.wait(timeout=120) == EXIT_CANCELLED
+    assert "Traceback" not in process.stderr.read() and list(tmp_path.iterdir()) == []
+
+
 def test_the_client_returns_the_take_and_reports_progress(debug_bundle, video, tmp_path):
     seen: list[tuple[str, float]] = []
     job = ScoreProcess(
