@@ -223,9 +223,7 @@ def score_plan(
                 progress(stage, (index + fraction) / len(plan.ranges))
 
         path = plan.audio_path(index)
-        scored.append(
-            score_range(scorer, plan.picture, r, plan.settings, path, progress=part, cancel=cancel)
-        )
+        scored.append(score_range(scorer, plan.picture, r, plan.settings, path, progress=part, cancel=cancel))
         if on_range is not None:
             on_range(scored[-1])
     return ScoredTimeline(with_score(plan.timeline, scored), tuple(scored), tuple(plan.picture.warnings))
