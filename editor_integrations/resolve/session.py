@@ -199,11 +199,9 @@ def score_in_out(
 
 
 def _provenance(report: dict[str, Any], timeline: Timeline, span: FrameRange, audio: Path) -> dict[str, Any]:
-    """What the marker's customData keeps: enough to make the same take again."""
-    keys = ("seed", "steps", "guidance", "bundle_id", "provider")
+    """What the marker's customData keeps: the take's record, and where the take sits in Resolve."""
     return {
-        **{key: report.get(key) for key in keys},
-        "report": report,  # the take's whole record (ScoreReport.to_dict), mastering reached included
+        "report": report,  # the take's whole record (ScoreReport.to_dict): the one shape, nothing copied
         "timeline": timeline.GetName(),
         "range": {"first": span.first, "frames": span.frames, "marked": span.marked},
         "rate": str(span.rate),

@@ -54,8 +54,10 @@ def test_in_out_take_lands_at_the_absolute_record_frame(rate, options):
     marker = fake.timeline.markers[12]  # relative to the timeline start
     assert (marker["color"], marker["name"], marker["duration"]) == ("Green", "muvi", 24)
     custom = json.loads(marker["customData"])
-    assert (custom["seed"], custom["steps"], custom["range"]["first"]) == (4, STEPS, 12)
-    assert custom["bundle_id"] and custom["audio"] == str(result.audio)
+    record = custom["report"]  # the take's record alone: nothing copied beside it
+    assert (record["seed"], record["steps"], custom["range"]["first"]) == (4, STEPS, 12)
+    assert record["bundle_id"] and custom["audio"] == str(result.audio) and "seed" not in custom
+    assert marker["note"] == f"muvi take: seed 4, {STEPS} steps"
     picture = Path(custom["picture"])  # the rendered range is kept beside the take: its record remakes it
     assert picture.parent == options.takes_dir and picture.is_file()
     assert custom["report"]["video"] == str(picture)
