@@ -110,7 +110,9 @@ def by_panel(request, tmp_path) -> tuple[dict, Path, object]:
         assert panel.open_video(video)
         panel.set_range(0.0, END)
         box = panel.settings_box
-        box.seed.setValue(SEED), box.steps.setValue(STEPS), box.guidance.setValue(GUIDANCE)
+        box.seed.setValue(SEED)
+        box.steps.setValue(STEPS)
+        box.guidance.setValue(GUIDANCE)
         box.bundle.setText(os.fspath(bundle))
         with qtbot.waitSignal(panel.generationEnded, timeout=60_000) as ended:
             qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
