@@ -46,7 +46,7 @@ class Job:
         channel: The free channel found at queue time (another is used if it is taken by then).
         spec: The request: video, start, end, seed, steps, guidance, style, bundle, device, out.
         out_dir: Where the finished music file is kept.
-        props: Provenance stored on the strip as `muvi_*` custom properties.
+        props: What the strip keeps beside the take's record (`muvi_report`), as `muvi_*` properties.
         cleanup: Temporary files and folders removed when the job ends (the range render, the work folder).
     """
 
@@ -167,9 +167,7 @@ def _finish(job: Job) -> None:
         scene = bpy.data.scenes.get(job.scene)
         if scene is None:
             raise RuntimeError(f"the scene {job.scene!r} no longer exists; the music is in {job.result}")
-        r = job.report  # kept whole on the strip
-        props = dict(job.props, bundle_id=r.get("bundle_id", ""), report=json.dumps(r, sort_keys=True))
-        props.update(steps=r.get("steps", 0), guidance=r.get("guidance", 0.0))
+        props = dict(job.props, report=json.dumps(job.report, sort_keys=True))  # the record, whole
         strip = timeline.insert_sound(
             scene,
             name=f"muvi seed {job.spec['seed']}",
