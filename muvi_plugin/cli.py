@@ -2,7 +2,7 @@
 
     muvi score VIDEO [--start S] [--end S] [--seed N] [--steps N] [--cfg X] [--style REF] [--bundle DIR]
                      [--out FILE] [--mux OUT.mp4] [--device auto|cpu|cuda] [--loudness LUFS|off]
-                     [--threads N] [--report REPORT.json]
+                     [--threads N] [--report REPORT.json] [--progress bar|json]
     muvi bundle info [DIR]
     muvi bundle verify [DIR]
     muvi timeline score TIMELINE [--range START-END ...|--markers NAME|--whole] --out NEW.otio [...]
@@ -15,8 +15,10 @@
 `muvi_plugin.console`.)
 
 Argument parsing over `muvi_plugin.api` (`_parsed_args` + `main`). Exit codes: 0 done; 1 a bundle that
-fails verification; 2 bad input (one line on stderr, no traceback); 130 cancelled with Ctrl-C. Outputs are
-written atomically, so a failure or a cancel leaves no partial file.
+fails verification (or, with `--progress json`, an unexpected failure); 2 bad input (one line on stderr, no
+traceback); 130 cancelled (Ctrl-C, SIGTERM, or stdin closed under `--progress json`). Outputs are written
+atomically, so a failure or a cancel leaves no partial file. `--progress json` is the host protocol
+(`muvi_plugin.host`, docs/hosts.md): progress, the result and errors as JSON lines on stdout.
 """
 
 from __future__ import annotations
@@ -24,23 +26,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from muvi_plugin import __version__
 from muvi_plugin.console import (
     AddCommand,
     add_commands,
-    ctrl_c_cancels,
+    cancel_signals,
     discovered_commands,
     loudness,
     progress_bar,
     unused_name,
 )
+from muvi_plugin.host import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILED, PROTOCOL
 
-EXIT_VERIFY_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_CANCELLED = 130  # the shell's convention for SIGINT
+if TYPE_CHECKING:
+    from muvi_plugin.api import ScoreResult
+    from muvi_plugin.host import JsonEvents
+
+EXIT_VERIFY_FAILED = EXIT_FAILED
 
 
 def _parsed_args(
@@ -87,6 +95,13 @@ def _parsed_args(
         default=None,
         help="also write the take's report (seed, bundle id, ...) as JSON",
     )
+    score.add_argument(
+        "--progress",
+        choices=("bar", "json"),
+        default="bar",
+        help="bar: a progress bar on stderr; json: the host protocol, one JSON event a line on stdout, "
+        "cancelled by closing stdin (docs/hosts.md)",
+    )
 
     bundle = commands.add_parser("bundle", help="inspect a model bundle")
     actions = bundle.add_subparsers(dest="action", required=True)
@@ -110,13 +125,22 @@ def main(argv: Sequence[str] | None = None, *, commands_from: Iterable[AddComman
     """
     from muvi_plugin.api import ERRORS, Cancelled
     from muvi_plugin.errors import ChecksumError
+    from muvi_plugin.host import JsonEvents
 
     args = _parsed_args(argv, commands_from)
+    events = JsonEvents() if getattr(args, "progress", None) == "json" else None
+
+    def failed(message: str, code: int) -> int:
+        print(f"muvi: {message}", file=sys.stderr)
+        if events is not None:
+            events.failure(message.removeprefix("error: "), code)
+        return code
+
     try:
         if getattr(args, "run", None) is not None:  # a subcommand another package added
             return args.run(args)
         if args.command == "score":
-            return _score(args)
+            return _score(args, events)
         if args.command in ("timeline", "batch"):
             return _timeline(args)
         if args.command == "panel":
@@ -125,23 +149,24 @@ def main(argv: Sequence[str] | None = None, *, commands_from: Iterable[AddComman
             return _info(args.path)
         return _verify(args.path)
     except Cancelled:
-        print("muvi: cancelled; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
+        return failed("cancelled; nothing was written", EXIT_CANCELLED)
     except KeyboardInterrupt:
-        print("muvi: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
+        return failed("interrupted; nothing was written", EXIT_CANCELLED)
     except ChecksumError as error:
-        print(f"muvi: error: {error}", file=sys.stderr)
-        return EXIT_VERIFY_FAILED if args.command == "bundle" else EXIT_BAD_INPUT
+        return failed(f"error: {error}", EXIT_VERIFY_FAILED if args.command == "bundle" else EXIT_BAD_INPUT)
     except ERRORS as error:
-        print(f"muvi: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return failed(f"error: {error}", EXIT_BAD_INPUT)
+    except Exception as error:
+        if events is None:
+            raise  # a bug: the traceback says where
+        traceback.print_exc()
+        return failed(f"error: unexpected {type(error).__name__}: {error}", EXIT_FAILED)
 
 
-def _score(args: argparse.Namespace) -> int:
+def _score(args: argparse.Namespace, events: JsonEvents | None = None) -> int:
+    """`muvi score`; with `events` (`--progress json`) progress, the result and errors are JSON lines."""
     from muvi_plugin.api import MuviError, ScoreRequest, load_bundle
-    from muvi_plugin.atomic import write_text
-    from muvi_plugin.audio_io import AUDIO_FORMATS, MUX_FORMATS, mux_into_copy
+    from muvi_plugin.audio_io import AUDIO_FORMATS, MUX_FORMATS
     from muvi_plugin.guard import bundle_inputs, check_outputs, input_problem
     from muvi_plugin.media import MediaError
 
@@ -173,25 +198,18 @@ def _score(args: argparse.Namespace) -> int:
         {"--out": out, "--mux": args.mux, "--report": args.report},
         inputs=[("video", args.video), ("style reference", args.style), *bundle_inputs(args.bundle)],
     )
-    scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
-    scorer.settings(request)  # bad input fails here, in one line, before a progress bar is drawn
-    with ctrl_c_cancels() as cancel, progress_bar() as progress:
-        result = scorer.score(request, progress=progress, cancel=cancel)
-    # From here on Ctrl-C raises KeyboardInterrupt, and the atomic writers remove their temporary files.
-    result.write(out)
-    if args.report is not None:
-        # Front ends that run `muvi score` out of process (Resolve) read the take's provenance from here.
-        try:
-            write_text(args.report, json.dumps(result.report.to_dict(), indent=2))
-        except BaseException:
-            out.unlink(missing_ok=True)  # all or nothing, as for --mux
-            raise
-    if args.mux is not None:
-        try:
-            mux_into_copy(args.video, result.audio, result.sample_rate, args.mux, start=result.report.start)
-        except BaseException:
-            out.unlink(missing_ok=True)  # all or nothing: the job did not complete
-            raise
+    # SIGINT, SIGTERM (and for a host, stdin closing) cancel from here on: the job stops, nothing is left.
+    with cancel_signals(stdin=events is not None) as cancel:
+        if events is not None:
+            events.progress("load", 0.0)
+        scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
+        scorer.settings(request)  # bad input fails here, in one line, before a progress bar is drawn
+        with nullcontext(events.progress) if events is not None else progress_bar() as progress:
+            result = scorer.score(request, progress=progress, cancel=cancel)
+        written = _write_take(result, args, out, cancel)
+    if events is not None:
+        events.emit("result", protocol=PROTOCOL, **written, record=result.report.to_dict())
+        return 0
     r, m = result.report, result.report.mastering
     levels = (
         f", {m.loudness_lufs:.1f} LUFS, {m.true_peak_dbtp:.1f} dBTP"
@@ -206,6 +224,30 @@ def _score(args: argparse.Namespace) -> int:
         + (f"; video copy: {args.mux}" if args.mux is not None else "")
     )
     return 0
+
+
+def _write_take(result: ScoreResult, args: argparse.Namespace, out: Path, cancel) -> dict[str, Path | None]:
+    """The music, the report and the video copy: all of them or none (a failure or a cancel removes the
+    ones already written; each is atomic, so none is ever half-written). Returns what was written."""
+    from muvi_plugin.api import Cancelled
+    from muvi_plugin.atomic import write_text
+    from muvi_plugin.audio_io import mux_into_copy
+
+    written: list[Path] = []
+    try:
+        written.append(result.write(out))
+        if args.report is not None:  # the take's provenance, for scripts and hosts that want a file
+            written.append(write_text(args.report, json.dumps(result.report.to_dict(), indent=2)))
+        if args.mux is not None:
+            start = result.report.start
+            written.append(mux_into_copy(args.video, result.audio, result.sample_rate, args.mux, start=start))
+        if cancel.is_set():  # asked while writing: the job did not complete
+            raise Cancelled()
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return {"out": out, "mux": args.mux, "report": args.report}
 
 
 def _check_threads(threads: int | None) -> None:
@@ -233,7 +275,7 @@ def _timeline(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("muvi: interrupted; finished ranges are kept, run it again to resume", file=sys.stderr)
             return EXIT_CANCELLED
-    with ctrl_c_cancels() as cancel:
+    with cancel_signals() as cancel:
         return cli.score(args, cancel=cancel, progress_bar=progress_bar)
 
 

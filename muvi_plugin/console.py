@@ -1,5 +1,5 @@
-"""What every muvi command line shares: option parsers, Ctrl-C as cancel, the progress bar, subcommands
-added by other packages.
+"""What every muvi command line shares: option parsers, Ctrl-C and SIGTERM as cancel, the progress bar,
+subcommands added by other packages.
 
 `muvi_plugin.cli` (`muvi`), `muvi_plugin.timeline.cli` (`muvi timeline`, `muvi batch`) and the front ends'
 own commands (`editor_integrations.resolve.cli`: `muvi resolve`, `muvi-resolve`) parse options and report
@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import IO
 
 COMMANDS_GROUP = "muvi.commands"
 
@@ -91,11 +92,19 @@ def add_timeline_options(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def ctrl_c_cancels() -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the cancel flag (the job stops at the next step); a second one interrupts."""
+def cancel_signals(*, stdin: bool = False) -> Iterator[threading.Event]:
+    """A cancel flag set by Ctrl-C (SIGINT) or SIGTERM, and with `stdin` when stdin reaches its end.
+
+    The job stops at its next check and the atomic writers leave nothing; a second signal interrupts at
+    once (KeyboardInterrupt). `stdin` is for `--progress json` (`muvi_plugin.host`): a host cancels by
+    closing muvi's stdin, which works on every OS. Signal handlers need the main thread: elsewhere only
+    stdin is watched.
+    """
     cancel = threading.Event()
+    if stdin and sys.stdin is not None:
+        threading.Thread(target=_set_at_end, args=(sys.stdin, cancel), daemon=True).start()
     if threading.current_thread() is not threading.main_thread():
-        yield cancel  # signal handlers can only be installed from the main thread
+        yield cancel
         return
 
     def handler(signum, frame) -> None:
@@ -103,11 +112,23 @@ def ctrl_c_cancels() -> Iterator[threading.Event]:
             raise KeyboardInterrupt
         cancel.set()
 
-    previous = signal.signal(signal.SIGINT, handler)
+    numbers = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {number: signal.signal(number, handler) for number in numbers}
     try:
         yield cancel
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _set_at_end(stream: IO[str], cancel: threading.Event) -> None:
+    try:
+        source = getattr(stream, "buffer", stream)
+        while source.read1(4096) if hasattr(source, "read1") else source.read(4096):
+            pass  # whatever a host writes is ignored; only the end matters
+    except (OSError, ValueError):
+        pass
+    cancel.set()
 
 
 @contextmanager

@@ -202,7 +202,7 @@ def test_every_package_is_in_the_picture():
         ("training/data/x.py", "from muvi_plugin.panel import app\n", "muvi_plugin.panel.app"),
         ("training/x.py", "from muvi_plugin import api\n", "muvi_plugin.api"),
         ("export/graphs.py", "import importlib\nimportlib.import_module('recipes.demo')\n", "recipes.demo"),
-        ("editor_integrations/blender/job.py", "from training.models import dit\n", "training.models.dit"),
+        ("editor_integrations/blender/jobs.py", "from training.models import dit\n", "training.models.dit"),
         ("muvi_plugin/timeline/batch.py", "from PySide6 import QtCore\n", "PySide6.QtCore"),
         ("export/bundle.py", "from training.tasks.base import load_part\n", "training.tasks.base.load_part"),
         ("training/metrics/sim.py", "from training.tasks import base\n", "training.tasks.base"),

@@ -30,7 +30,7 @@ def register():
     bpy.types.Scene.muvi = bpy.props.PointerProperty(type=ui.MUVI_PG_settings)
     if not bpy.app.timers.is_registered(_tick):
         bpy.app.timers.register(_tick, first_interval=jobs.POLL_SECONDS, persistent=True)
-    # Quitting Blender does not unregister add-ons: kill running jobs then, so none outlives Blender.
+    # Quitting Blender does not unregister add-ons: cancel running jobs then, so none outlives Blender.
     atexit.register(jobs.cancel_all)
 
 

@@ -87,14 +87,9 @@ def queue_score(
         "style": bpy.path.abspath(options.style) if options.style else None,
         "bundle": bpy.path.abspath(options.bundle) if options.bundle else None,
     }
-    props = {
-        "seed": options.seed,
-        "steps": options.steps,
-        "guidance": options.guidance,
-        "style": options.style,
-        "bundle": options.bundle,
-        "range_source": frames.source,
-    }
+    # Beside the take's record (added when the job ends) only what it cannot know: the bundle as the
+    # user named it (the record has its id) and where the range came from.
+    props = {"bundle": options.bundle, "range_source": frames.source}
     job = jobs.Job(
         scene=scene.name,
         start=frames.start,
@@ -115,11 +110,12 @@ def redo(scene, strip, *, new_seed: bool, package: str | None = None) -> jobs.Jo
     """
     p = timeline.PROPERTY_PREFIX
     record = json.loads(strip.get(p + "report", "{}"))  # the take's record; older strips: the flat keys
+    style = record.get("style") if p + "report" in strip else strip.get(p + "style")
     options = Options(
-        seed=random.randrange(2**31) if new_seed else int(record.get("seed", strip[p + "seed"])),
+        seed=random.randrange(2**31) if new_seed else int(record.get("seed", strip.get(p + "seed", 0))),
         steps=int(record.get("steps", strip.get(p + "steps", 0))),
         guidance=float(record.get("guidance", strip.get(p + "guidance", 0.0))),
-        style=str(strip.get(p + "style", "")),
+        style=str(style or ""),
         bundle=str(strip.get(p + "bundle", "")),
         use_source_movie=True,
         output_dir=os.path.dirname(bpy.path.abspath(strip.sound.filepath)) if strip.sound else "",

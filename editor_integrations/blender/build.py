@@ -40,7 +40,7 @@ PLATFORMS = {
     "macos-arm64": ["macosx_14_0_arm64"],
 }
 SKIP = re.compile(r"^numpy-", re.IGNORECASE)  # Blender ships numpy; a second copy would shadow it
-ADDON_FILES = ["__init__.py", "actions.py", "compat.py", "job.py", "jobs.py", "picture.py", "timeline.py"]
+ADDON_FILES = ["__init__.py", "actions.py", "compat.py", "jobs.py", "picture.py", "timeline.py"]
 ADDON_FILES += ["ui.py", "blender_manifest.toml", "README.md"]
 
 

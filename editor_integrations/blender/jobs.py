@@ -1,9 +1,11 @@
-"""Score jobs: each runs `job.py` in a child process; the main thread drains the results into the scene.
+"""Score jobs: each runs `muvi score --progress json` in a child process with Blender's Python, through the
+host protocol's client (`muvi_plugin.host.ScoreProcess`, docs/hosts.md), so a crash in a native library
+(ONNX Runtime, FFmpeg) ends that process, never Blender. The main thread drains the results into the scene.
 
-Threads here never touch `bpy`: reader threads only record a child's output on its `Job`. Everything that
-touches Blender (starting the next job, inserting a finished one's strip) happens in `drain()`, which
-Blender calls from the main thread as a `bpy.app.timers` callback. (In bpy-as-a-module timers never fire,
-so tests call `drain()` themselves.) Jobs run one at a time, in the order they were queued.
+Threads here never touch `bpy`: the client's reader threads only record a child's progress on its `Job`.
+Everything that touches Blender (starting the next job, inserting a finished one's strip) is in `drain()`,
+which Blender calls from the main thread as a `bpy.app.timers` callback. (In bpy-as-a-module timers never
+fire, so tests call `drain()` themselves.) Jobs run one at a time, in the order they were queued.
 """
 
 from __future__ import annotations
@@ -13,18 +15,18 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
 
+from muvi_plugin.errors import MuviError
+from muvi_plugin.host import ScoreProcess
+
 from . import timeline
 
-JOB_SCRIPT = Path(__file__).with_name("job.py")
 POLL_SECONDS = 0.25
 _ids = itertools.count(1)
 
@@ -42,9 +44,9 @@ class Job:
         start: First frame of the range (where the strip starts).
         length: Range length in frames (the strip's exact length).
         channel: The free channel found at queue time (another is used if it is taken by then).
-        spec: The child's request (`job.py`): video, start, end, seed, steps, guidance, style, bundle, out.
+        spec: The request: video, start, end, seed, steps, guidance, style, bundle, device, out.
         out_dir: Where the finished music file is kept.
-        props: Provenance stored on the strip as `muvi_*` custom properties.
+        props: What the strip keeps beside the take's record (`muvi_report`), as `muvi_*` properties.
         cleanup: Temporary files and folders removed when the job ends (the range render, the work folder).
     """
 
@@ -65,8 +67,7 @@ class Job:
     result: str = ""  # the music file, once done
     strip: str = ""  # the inserted strip's name, once done
     report: dict = field(default_factory=dict)
-    process: subprocess.Popen | None = None
-    readers: list[threading.Thread] = field(default_factory=list)
+    process: ScoreProcess | None = None
 
     @property
     def label(self) -> str:
@@ -87,13 +88,11 @@ def queue(job: Job) -> Job:
 
 
 def cancel(job: Job) -> None:
-    """Stop a job: kill its process, remove its files; nothing is inserted."""
+    """Stop a job: muvi stops cleanly (`ScoreProcess.cancel`), its files are removed; nothing is inserted."""
     if job.status in FINISHED:
         return
-    if job.process is not None and job.process.poll() is None:
-        job.process.kill()  # the child writes atomically into its own work folder, removed below
-        job.process.wait()
-    _join(job)
+    if job.process is not None:
+        job.process.cancel()
     job.status, job.stage = CANCELLED, "cancelled"
     _clean(job)
     _start_next()
@@ -126,66 +125,49 @@ def _start_next() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), PYTHONIOENCODING="utf-8")
     job.status, job.stage = RUNNING, "starting"
     try:
-        job.process = subprocess.Popen(
-            [sys.executable, os.fspath(JOB_SCRIPT), json.dumps(job.spec)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            encoding="utf-8",
-            errors="replace",  # a log line is worth showing even if a library wrote bytes we cannot decode
+        job.process = ScoreProcess(
+            _arguments(job.spec),
+            command=[sys.executable, "-m", "muvi_plugin"],  # Blender's own Python, not a `muvi` on PATH
             env=env,
-            creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),  # Windows: no console window pops up
+            on_progress=lambda stage, fraction: _progress(job, stage, fraction),
         )
-    except OSError as error:
-        _fail(job, f"cannot start {sys.executable}: {error}")
+    except MuviError as error:
+        _fail(job, str(error))
         return
-    job.readers = [
-        threading.Thread(target=_read_progress, args=(job, job.process.stdout), daemon=True),
-        threading.Thread(target=_read_log, args=(job, job.process.stderr), daemon=True),
-    ]
-    for reader in job.readers:
-        reader.start()
+    job.log = job.process.log  # muvi's log lines, as they come
 
 
-def _read_progress(job: Job, stream) -> None:
-    # Reader thread: plain attribute writes on the job only (the panel reads them on the main thread).
-    for line in stream:
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            job.log.append(line.rstrip())
-            continue
-        if "done" in message:
-            job.report = message.get("report", {})
-        else:
-            job.stage, job.progress = message.get("stage", ""), float(message.get("fraction", 0.0))
+def _arguments(spec: dict) -> list:
+    """`muvi score`'s arguments for a job's request."""
+    args = [spec["video"], "--start", spec["start"], "--end", spec["end"], "--seed", spec["seed"]]
+    args += ["--out", spec["out"], "--device", spec.get("device") or "auto"]
+    options = {"--steps": "steps", "--cfg": "guidance", "--style": "style", "--bundle": "bundle"}
+    for option, key in options.items():
+        if spec.get(key):
+            args += [option, spec[key]]
+    return args
 
 
-def _read_log(job: Job, stream) -> None:
-    for line in stream:
-        job.log.append(line.rstrip())
-
-
-def _join(job: Job) -> None:
-    for reader in job.readers:
-        reader.join(timeout=5)
+def _progress(job: Job, stage: str, fraction: float) -> None:
+    # A reader thread: plain attribute writes on the job only (the panel reads them on the main thread).
+    job.stage, job.progress = stage, fraction
 
 
 def _finish(job: Job) -> None:
-    _join(job)
-    code = job.process.returncode
-    music = job.spec["out"]
-    if code != 0 or not os.path.isfile(music):
-        errors = [line for line in job.log if line.startswith("muvi: error:")]
-        _fail(job, errors[-1] if errors else f"the job process ended with code {code}")
+    assert job.process is not None
+    try:
+        take = job.process.result()
+    except MuviError as error:  # muvi's error line: one line naming the file and the problem
+        _fail(job, str(error))
         return
+    job.report = take.record  # the take's record (muvi_plugin.api.ScoreReport.to_dict)
+    music = os.fspath(take.out)
     try:
         job.result = _keep(job, music)
         scene = bpy.data.scenes.get(job.scene)
         if scene is None:
             raise RuntimeError(f"the scene {job.scene!r} no longer exists; the music is in {job.result}")
-        r = job.report  # the take's record (muvi_plugin.api.ScoreReport.to_dict), kept whole on the strip
-        props = dict(job.props, bundle_id=r.get("bundle_id", ""), report=json.dumps(r, sort_keys=True))
-        props.update(steps=r.get("steps", 0), guidance=r.get("guidance", 0.0))
+        props = dict(job.props, report=json.dumps(job.report, sort_keys=True))  # the record, whole
         strip = timeline.insert_sound(
             scene,
             name=f"muvi seed {job.spec['seed']}",

@@ -89,5 +89,5 @@ def insert_sound(scene, *, name: str, filepath: str, start: int, length: int, ch
 
 
 def is_muvi_strip(strip) -> bool:
-    """Whether a strip carries muvi's provenance (it was made by a score job)."""
-    return strip is not None and PROPERTY_PREFIX + "seed" in strip
+    """Whether a strip carries muvi's provenance (it was made by a score job; older ones: flat keys)."""
+    return strip is not None and (PROPERTY_PREFIX + "report" in strip or PROPERTY_PREFIX + "seed" in strip)

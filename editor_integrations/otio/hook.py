@@ -17,10 +17,8 @@ import opentimelineio as otio
 
 from editor_integrations.otio.media_linker import relinker
 from muvi_plugin.errors import MuviError
-from muvi_plugin.timeline.picture import TimelinePicture
-from muvi_plugin.timeline.ranges import select_ranges
-from muvi_plugin.timeline.score import TimelineJob, audio_path, score_range
-from muvi_plugin.timeline.writing import audio_folder_for, with_score
+from muvi_plugin.timeline.score import TimelineSettings, plan_timeline, score_plan
+from muvi_plugin.timeline.writing import audio_folder_for
 
 
 def _optional(arguments: dict, key: str, kind):
@@ -46,32 +44,22 @@ def hook_function(
     if audio_dir is None:
         raise MuviError("muvi_score: give muvi_audio_dir (where the music files go)")
     rules = relinker({"base": arguments.get("muvi_base"), "search_roots": arguments.get("muvi_search_roots")})
-    missing = arguments.get("muvi_missing", "error")
-    picture = TimelinePicture(in_timeline, relinker=rules, missing=missing, name=in_timeline.name or None)
-    ranges = select_ranges(
-        in_timeline,
-        ranges=[arguments["muvi_range"]] if arguments.get("muvi_range") else [],
+    settings = TimelineSettings(
+        ranges=(arguments["muvi_range"],) if arguments.get("muvi_range") else (),
         marker_name=_optional(arguments, "muvi_markers", str),
         marker_color=_optional(arguments, "muvi_marker_color", str),
-        whole_timeline=bool(arguments.get("muvi_whole")),
-    )
-    for r in ranges:
-        picture.check_media(*r.seconds)
-    job = TimelineJob(
-        timeline=Path(written or "timeline"),
-        out=Path(written or "timeline.otio"),
+        whole=bool(arguments.get("muvi_whole")),
         seed=_optional(arguments, "muvi_seed", int) or 0,
         steps=_optional(arguments, "muvi_steps", int),
         guidance=_optional(arguments, "muvi_cfg", float),
-        missing=missing,
-        audio_dir=Path(audio_dir),
+        missing=arguments.get("muvi_missing", "error"),
+        base=rules.base,
+        search_roots=rules.search_roots,
     )
+    # `score_timeline` in two steps: a bad range or missing media fails before the bundle loads.
+    plan = plan_timeline(in_timeline, settings, Path(audio_dir))
     scorer = load_bundle(_optional(arguments, "muvi_bundle", str), device=arguments.get("muvi_device", "cpu"))
-    scored = [
-        score_range(scorer, picture, r, job=job, path=audio_path(job, index, r))
-        for index, r in enumerate(ranges)
-    ]
-    return with_score(in_timeline, scored)
+    return score_plan(scorer, plan).timeline
 
 
 __all__ = ["hook_function"]

@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from muvi_plugin.console import add_timeline_options, ctrl_c_cancels, progress_bar
+from muvi_plugin.console import add_timeline_options, cancel_signals, progress_bar
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from muvi_plugin.timeline import cli
 
     choose_ranges(args)
-    with ctrl_c_cancels() as cancel:
+    with cancel_signals() as cancel:
         return cli.score(args, cancel=cancel, progress_bar=progress_bar)
 
 

@@ -151,8 +151,10 @@ def _remove_empty_track(timeline: Timeline, track: int) -> None:
 
 
 def add_provenance_marker(timeline: Timeline, span: FrameRange, provenance: dict[str, Any]) -> bool:
-    """A green marker over the take (frame relative to the timeline start), its provenance in customData."""
-    note = f"muvi take: seed {provenance.get('seed')}, {provenance.get('steps')} steps"
+    """A green marker over the take (frame relative to the timeline start), its provenance in customData;
+    the note shows the record's seed and steps."""
+    record = provenance.get("report", {})
+    note = f"muvi take: seed {record.get('seed')}, {record.get('steps')} steps"
     custom = json.dumps(provenance, sort_keys=True)
     return bool(timeline.AddMarker(span.first, MARKER_COLOR, "muvi", note, span.frames, custom))
 

@@ -37,7 +37,7 @@ def take_work(
         what = "In/Out" if result.span.marked else "whole timeline"
         return (
             f"{what} scored: {result.audio.name} on audio track {p.track} at frame {p.record_frame} "
-            f"({p.frames} frames, seed {result.provenance['seed']})"
+            f"({p.frames} frames, seed {result.provenance['report']['seed']})"
         )
 
     return work

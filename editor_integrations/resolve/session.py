@@ -4,7 +4,8 @@
                           progress=lambda stage, fraction: ..., cancel=threading.Event())
 
 The user's In/Out marks are saved first and put back after the render (the Deliver page can clobber
-them). A cancel stops the render or kills muvi and leaves no clip and no file.
+them). A cancel stops the render or muvi (`muvi_plugin.host`) and leaves no clip and no file. The
+rendered picture is kept beside the take, so the take's record can make it again.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +45,7 @@ class Options:
         seed: The seed (stored in the marker, so a take can be made again).
         steps: Euler steps; None for the bundle's default.
         bundle: A bundle folder or .zip; None for muvi's built-in one.
-        command: How to start muvi (`runner.default_command()` when None).
+        command: How to start muvi (`muvi_plugin.host.default_command()` when None).
         bin_name: The media-pool bin for takes.
         poll: Seconds between render-status polls.
     """
@@ -165,11 +164,14 @@ def score_in_out(
     name = f"{_slug(timeline.GetName())}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     options.takes_dir.mkdir(parents=True, exist_ok=True)
     audio = options.takes_dir / f"{name}.wav"
-    work = Path(tempfile.mkdtemp(prefix="muvi-resolve-"))
+    # The rendered picture is kept beside the take: the take's record names it, so the same take can be
+    # made again from the record (`ScoreReport.from_dict(record).request()`); both go or stay together.
+    picture = f"{name}-picture"
     try:
         try:
+            stage = part(0.0, 0.2)
             video = render_range(
-                project, span, work, name, progress=part(0.0, 0.2), cancel=cancel, poll=options.poll
+                project, span, options.takes_dir, picture, progress=stage, cancel=cancel, poll=options.poll
             )
         finally:
             restore_marks(timeline, marks)
@@ -184,27 +186,27 @@ def score_in_out(
             progress=part(0.2, 0.95),
             cancel=cancel,
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)  # the rendered picture is only muvi's input
-    if cancel is not None and cancel.is_set():
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+    except BaseException:  # a failure or a cancel leaves no file: neither the take nor its picture
         audio.unlink(missing_ok=True)
-        raise Cancelled
+        for path in options.takes_dir.glob(f"{picture}.*"):
+            path.unlink(missing_ok=True)
+        raise
     part(0.95, 1.0)("place", 0.0)
-    return _place(
-        project, timeline, span, take.audio, _provenance(take.report, timeline, span, audio), options
-    )
+    provenance = _provenance(take.record, timeline, span, audio)
+    return _place(project, timeline, span, take.out, provenance, options)
 
 
 def _provenance(report: dict[str, Any], timeline: Timeline, span: FrameRange, audio: Path) -> dict[str, Any]:
-    """What the marker's customData keeps: enough to make the same take again."""
-    keys = ("seed", "steps", "guidance", "bundle_id", "provider")
+    """What the marker's customData keeps: the take's record, and where the take sits in Resolve."""
     return {
-        **{key: report.get(key) for key in keys},
-        "report": report,  # the take's whole record (ScoreReport.to_dict), mastering reached included
+        "report": report,  # the take's whole record (ScoreReport.to_dict): the one shape, nothing copied
         "timeline": timeline.GetName(),
         "range": {"first": span.first, "frames": span.frames, "marked": span.marked},
         "rate": str(span.rate),
         "audio": os.fspath(audio),
+        "picture": report.get("video"),  # the rendered range muvi scored, kept beside the take
     }
 
 

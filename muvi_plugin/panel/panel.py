@@ -296,23 +296,7 @@ class MuviPanel(TakeActions, QWidget):
     def _on_succeeded(self, result: ScoreResult, path: Path) -> None:
         r = result.report
         store = self._job_store
-        take = Take(
-            id=self._take_id,
-            name=store.next_name(),
-            wav=path.name,
-            start=r.start,
-            end=r.end,
-            seed=r.seed,
-            steps=r.steps,
-            guidance=r.guidance,
-            style=r.style,
-            bundle_id=r.bundle_id,
-            provider=r.provider,
-            seconds=r.seconds["total"],
-            sample_rate=result.sample_rate,
-            created=now(),
-            report=r.to_dict(),
-        )
+        take = Take(self._take_id, store.next_name(), path.name, result.sample_rate, now(), r.to_dict())
         store.add(take)
         if store is self.store:
             self.takes.add(take)

@@ -12,15 +12,16 @@ import hashlib
 import json
 import os
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from muvi_plugin.api import REPORT_SCHEMA, ScoreReport
 from muvi_plugin.atomic import write_text
 
 INDEX = "takes.json"
-SCHEMA = 1
+SCHEMA = 2  # 2: each take holds its record alone (1 also copied its fields beside it; still read)
 
 
 def data_root() -> Path:
@@ -43,23 +44,34 @@ def video_key(video: str | os.PathLike) -> str:
 
 @dataclass
 class Take:
-    """One generation: its audio file (inside the store folder) and everything needed to remake it."""
+    """One generation: its audio file (inside the store folder) and its take record.
+
+    The record (`report`: `ScoreReport.to_dict()`, the one shape every front end keeps) is the only source
+    of what was made — range, seed, steps, guidance, style, bundle, provider, mastering: the properties
+    below read it, nothing is copied beside it.
+    """
 
     id: str
     name: str
     wav: str
-    start: float
-    end: float
-    seed: int
-    steps: int
-    guidance: float
-    style: str | None
-    bundle_id: str
-    provider: str
-    seconds: float
     sample_rate: int
     created: str
-    report: dict[str, Any] = field(default_factory=dict)  # ScoreReport.to_dict(): the whole record
+    report: dict[str, Any]
+
+    @property
+    def record(self) -> ScoreReport:
+        """The record as a `ScoreReport` (`record.request()` makes the same take again)."""
+        return ScoreReport.from_dict(self.report)
+
+    start = property(lambda self: float(self.report["start"]))
+    end = property(lambda self: float(self.report["end"]))
+    seed = property(lambda self: int(self.report["seed"]))
+    steps = property(lambda self: int(self.report["steps"]))
+    guidance = property(lambda self: float(self.report["guidance"]))
+    style = property(lambda self: self.report.get("style"))
+    bundle_id = property(lambda self: str(self.report["bundle_id"]))
+    provider = property(lambda self: str(self.report["provider"]))
+    seconds = property(lambda self: float(self.report["seconds"]["total"]), doc="Seconds it took.")
 
     @property
     def duration(self) -> float:
@@ -101,7 +113,8 @@ class TakeStore:
         try:
             data = json.loads(index.read_text(encoding="utf-8"))
             names = {f.name for f in fields(Take)}
-            takes = [Take(**{k: v for k, v in t.items() if k in names}) for t in data.get("takes", [])]
+            found = [t if "report" in t else _with_record(t, self.video) for t in data.get("takes", [])]
+            takes = [Take(**{k: v for k, v in t.items() if k in names}) for t in found]
         except (OSError, ValueError, TypeError):
             return []  # a damaged index must not stop the panel from opening the video
         return [t for t in takes if (self.folder / t.wav).is_file()]
@@ -144,6 +157,14 @@ class TakeStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {"schema": SCHEMA, "video": os.fspath(self.video), "takes": [asdict(t) for t in self.takes]}
         write_text(self.folder / INDEX, json.dumps(data, indent=1))
+
+
+def _with_record(take: dict[str, Any], video: Path) -> dict[str, Any]:
+    """A take saved before takes kept their record (schema 1): its flat fields made into one."""
+    flat = ("start", "end", "seed", "steps", "guidance", "style", "bundle_id", "provider")
+    record = {key: take[key] for key in flat} | {"video": os.fspath(video), "style_start": 0.0, "windows": []}
+    record |= {"seconds": {"total": take["seconds"]}, "schema_version": REPORT_SCHEMA, "muvi_version": "?"}
+    return take | {"report": record}
 
 
 def now() -> str:

@@ -1,10 +1,13 @@
 """Many timelines: ranges scored in a local process pool, resumable, one summary (docs/architecture.md).
 
-Every range is a job. A job manifest (`<out dir>/muvi-batch.json`, rewritten atomically after each job)
-records what is done, so a re-run after a crash or a kill scores only what is missing. A timeline that
-cannot be read, has a bad range or missing media fails on its own, with its reason; the others go on, and so
-do they when a worker process is killed or crashes (`_run_pool`). When all of a timeline's ranges are done
-its new timeline is written (`<out dir>/<stem>.muvi.otio`).
+Each timeline is read and planned once, in the parent (`open_job`: ranges chosen, media checked); every
+range is then a job, and a worker receives its range, the plan's settings and the timeline itself (as OTIO
+JSON, parsed once per worker and timeline, `RangeJob`): it never re-reads or re-checks the file. A job
+manifest (`<out dir>/muvi-batch.json`, rewritten atomically after each job) records what is done, so a
+re-run after a crash or a kill scores only what is missing. A timeline that cannot be read, has a bad range
+or missing media fails on its own, with its reason; the others go on, and so do they when a worker process
+is killed or crashes (`_run_pool`). When all of a timeline's ranges are done its new timeline is written
+(`<out dir>/<stem>.muvi.otio`) from the plan's timeline.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 from muvi_plugin import guard
 from muvi_plugin.atomic import atomic_path
 from muvi_plugin.errors import MuviError
+from muvi_plugin.timeline.picture import TimelinePicture
 from muvi_plugin.timeline.ranges import ScoreRange
-from muvi_plugin.timeline.score import TimelineJob, audio_path, open_job, score_range
+from muvi_plugin.timeline.score import TimelineJob, TimelinePlan, TimelineSettings, open_job, score_range
 from muvi_plugin.timeline.writing import ScoredRange, audio_folder_for, with_score, write_timeline
 
 MANIFEST = "muvi-batch.json"
@@ -66,6 +70,7 @@ class TimelineSummary:
 
 
 _SCORER = None  # one loaded bundle per worker process
+_PICTURES: dict[str, TimelinePicture] = {}  # per worker: each timeline's picture, built once
 
 
 def _load(bundle: Path | None, device: str, threads: int | None) -> None:
@@ -75,12 +80,30 @@ def _load(bundle: Path | None, device: str, threads: int | None) -> None:
     _SCORER = load_bundle(bundle, device=device, threads=threads)
 
 
-def _score_job(job: TimelineJob, index: int) -> dict[str, Any]:
-    """In a worker: score range `index` of `job`; returns its manifest record."""
-    _, picture, ranges = open_job(job)
-    r = ranges[index]
+@dataclass(frozen=True)
+class RangeJob:
+    """What a worker receives for one range: the planned timeline as OTIO JSON, its settings, the range
+    and where its audio goes (all picklable; the worker reads no file but the media)."""
+
+    timeline: str
+    settings: TimelineSettings
+    range: ScoreRange
+    audio: Path
+
+    @classmethod
+    def of(cls, plan: TimelinePlan, text: str, index: int) -> RangeJob:
+        return cls(text, plan.settings, plan.ranges[index], plan.audio_path(index))
+
+
+def _score_job(job: RangeJob) -> dict[str, Any]:
+    """In a worker: score one range; returns its manifest record."""
+    import opentimelineio as otio
+
     assert _SCORER is not None, "_load (the pool initializer) runs first in every worker"
-    scored = score_range(_SCORER, picture, r, job=job, path=audio_path(job, index, r))
+    picture = _PICTURES.get(job.timeline)
+    if picture is None:
+        picture = _PICTURES[job.timeline] = job.settings.picture(otio.adapters.read_from_string(job.timeline))
+    scored = score_range(_SCORER, picture, job.range, job.settings, job.audio)
     return {"status": "done", "audio": os.fspath(scored.audio), "metadata": dict(scored.metadata)}
 
 
@@ -123,7 +146,7 @@ def _outputs(timelines: list[Path], options: BatchOptions) -> list[Path]:
 WORKER_DIED = "its worker process died (killed, or crashed) while scoring it"
 
 
-def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOptions, finished) -> None:
+def _run_pool(work: list[RangeJob], items: list, options: BatchOptions, finished) -> None:
     """Score every `work` item in a process pool, calling `finished(item, record or None, reason)` once each.
 
     A worker that dies (SIGKILL, the OOM killer, a crash in a native library) breaks the whole pool: every
@@ -140,7 +163,7 @@ def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOp
 
     suspects: list[int] = []  # indices into `work` left unfinished by a broken pool
     with pool(max(1, options.jobs)) as executor:
-        futures = {executor.submit(_score_job, *work[k]): k for k in range(len(work))}
+        futures = {executor.submit(_score_job, work[k]): k for k in range(len(work))}
         for future in as_completed(futures):
             k = futures[future]
             try:
@@ -157,7 +180,7 @@ def _run_pool(work: list[tuple[TimelineJob, int]], items: list, options: BatchOp
         for k in sorted(suspects):
             retry = retry or pool(1)
             try:
-                finished(items[k], retry.submit(_score_job, *work[k]).result(), "")
+                finished(items[k], retry.submit(_score_job, work[k]).result(), "")
             except BrokenProcessPool:
                 finished(items[k], None, WORKER_DIED)
                 retry.shutdown(wait=True)
@@ -181,19 +204,19 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
     manifest = _read_manifest(manifest_path)
     done: dict[str, dict] = manifest["jobs"]
     summaries: list[TimelineSummary] = []
-    plans: list[tuple[TimelineSummary, TimelineJob, list[ScoreRange]]] = []
+    plans: list[tuple[TimelineSummary, TimelineJob, TimelinePlan, str]] = []
     pending: list[tuple[int, int]] = []  # (plan, range index)
     for path, out in zip(timelines, _outputs(timelines, options), strict=True):
         summary = TimelineSummary(os.fspath(path), "scored", os.fspath(out))
         summaries.append(summary)
         job = replace(options.template, timeline=Path(path), out=out, audio_dir=audio_folder_for(out))
         try:
-            _, _, ranges = open_job(job)  # reads it, chooses ranges, checks media: fails early, named
+            plan = open_job(job)  # read once: ranges chosen, media checked; fails early, named
         except Exception as error:  # one failing timeline never stops the others: failed, with its reason
             summary.status, summary.reason = "failed", _reason(error)
             continue
-        plans.append((summary, job, ranges))
-        for index, r in enumerate(ranges):
+        plans.append((summary, job, plan, plan.timeline.to_json_string()))
+        for index, r in enumerate(plan.ranges):
             record = done.get(_key(job, index, r))
             if record is not None and record.get("status") == "done" and Path(record["audio"]).exists():
                 summary.skipped += 1
@@ -202,7 +225,8 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
 
     def finished(item: tuple[int, int], record: dict[str, Any] | None, reason: str) -> None:
         p, index = item
-        summary, job, ranges = plans[p]
+        summary, job, plan, _ = plans[p]
+        ranges = plan.ranges
         if record is None:  # one failing range must not stop the batch
             summary.failed += 1
             summary.reason = summary.reason or f"range {ranges[index].name!r}: {reason}"
@@ -212,8 +236,9 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
         summary.scored += 1
 
     if pending:
-        _run_pool([(plans[p][1], i) for p, i in pending], pending, options, finished)
-    for summary, job, ranges in plans:
+        work = [RangeJob.of(plans[p][2], plans[p][3], i) for p, i in pending]
+        _run_pool(work, pending, options, finished)
+    for summary, job, plan, _ in plans:
         if summary.failed:
             summary.status = "failed"
             continue
@@ -222,10 +247,10 @@ def run_batch(timelines: list[Path], options: BatchOptions) -> list[TimelineSumm
         try:
             scored = [
                 ScoredRange(r, Path(done[_key(job, i, r)]["audio"]), done[_key(job, i, r)]["metadata"])
-                for i, r in enumerate(ranges)
+                for i, r in enumerate(plan.ranges)
             ]
             if summary.scored or not Path(job.out).exists():
-                write_timeline(with_score(open_job(job)[0], scored), job.out, source=Path(job.timeline))
+                write_timeline(with_score(plan.timeline, scored), job.out, source=Path(job.timeline))
         except Exception as error:
             summary.status, summary.reason = "failed", _reason(error)
     _write_json(options.out_dir / SUMMARY, [asdict(s) for s in summaries])

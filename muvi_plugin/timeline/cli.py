@@ -1,4 +1,4 @@
-"""`muvi timeline score` and `muvi batch`: argument parsing over `score_timeline` and `run_batch`.
+"""`muvi timeline score` and `muvi batch`: argument parsing over `score_job` and `run_batch`.
 
 muvi timeline score TIMELINE [--range START-END ...] [--markers NAME] [--marker-color COLOUR] [--whole]
                     --out NEW.otio [--seed N] [--steps N] [--cfg X] [--search-root DIR ...]
@@ -57,17 +57,16 @@ def score(args: argparse.Namespace, *, cancel, progress_bar) -> int:
     """`muvi timeline score`."""
     from muvi_plugin import limits
     from muvi_plugin.api import load_bundle
-    from muvi_plugin.timeline.score import check_output, open_job, score_timeline
+    from muvi_plugin.timeline.score import open_job, score_job
     from muvi_plugin.timeline.writing import TRACK_NAME
 
     if args.threads is not None:
         limits.integer("--threads", args.threads, limits.THREADS)
     job = _job(args, args.timeline, args.out)
-    check_output(job)
-    open_job(job)  # a bad timeline, range or missing media fails here, before the model loads
+    plan = open_job(job)  # a bad timeline, range or missing media fails here, before the model loads
     scorer = load_bundle(args.bundle, device=args.device, threads=args.threads)
     with progress_bar() as progress:
-        result = score_timeline(scorer, job, progress=progress, cancel=cancel)
+        result = score_job(scorer, job, plan=plan, progress=progress, cancel=cancel)
     for line in result.warnings:
         print(f"muvi: warning: {line}", file=sys.stderr)
     for s in result.scored:

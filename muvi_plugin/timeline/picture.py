@@ -24,7 +24,7 @@ import opentimelineio as otio
 
 from muvi_plugin import media
 from muvi_plugin.media import MediaError
-from muvi_plugin.timeline.source import Relinker, is_generated, media_path, media_url
+from muvi_plugin.timeline.source import Relinker, is_generated, media_path, media_url, timeline_rate
 
 RT = otio.opentime.RationalTime
 MISSING = ("error", "black")
@@ -270,14 +270,4 @@ class TimelinePicture:
         return pictures
 
 
-def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The timeline's frame rate: its global start time's, else its first video clip's, else 24."""
-    if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    for clip in timeline.find_clips():
-        if clip.source_range is not None:
-            return clip.source_range.duration.rate
-    return timeline.duration().rate or 24.0
-
-
-__all__ = ["MISSING", "Layer", "TimelinePicture", "timeline_rate"]
+__all__ = ["MISSING", "Layer", "TimelinePicture"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import opentimelineio as otio
 
 from muvi_plugin.errors import MuviError
-from muvi_plugin.timeline.picture import timeline_rate
+from muvi_plugin.timeline.source import timeline_rate
 
 RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
 IN_OUT_KEYS = (("in", "out"), ("mark_in", "mark_out"), ("in_point", "out_point"))

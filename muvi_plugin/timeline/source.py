@@ -120,4 +120,14 @@ def is_generated(clip: otio.schema.Clip) -> bool:
     return isinstance(clip.media_reference, otio.schema.GeneratorReference)
 
 
-__all__ = ["Relinker", "is_generated", "media_path", "media_url", "read_timeline"]
+def timeline_rate(timeline: otio.schema.Timeline) -> float:
+    """The timeline's frame rate: its global start time's, else its first video clip's, else 24."""
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time.rate
+    for clip in timeline.find_clips():
+        if clip.source_range is not None:
+            return clip.source_range.duration.rate
+    return timeline.duration().rate or 24.0
+
+
+__all__ = ["Relinker", "is_generated", "media_path", "media_url", "read_timeline", "timeline_rate"]

@@ -116,7 +116,8 @@ def test_bundle_info_and_verify(debug_bundle, tmp_path):
     assert muvi("bundle", "verify", tmp_path / "nowhere", cwd=tmp_path).returncode == 2
 
 
-def test_ctrl_c_cancels_cleanly_and_leaves_no_file(debug_bundle, tmp_path_factory, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_cancels_cleanly_and_leaves_no_file(signum, debug_bundle, tmp_path_factory, tmp_path):
     # The most steps allowed over several windows: sampling lasts long enough to be interrupted.
     video = mf.make_video(tmp_path_factory.mktemp("long") / "long.mp4", seconds=90.0, fps=2.0, audio=None)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -131,7 +132,7 @@ def test_ctrl_c_cancels_cleanly_and_leaves_no_file(debug_bundle, tmp_path_factor
         while "dit" not in seen and time.monotonic() < deadline:
             seen += process.stderr.read(1)
         assert "dit" in seen
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)  # SIGTERM used to kill muvi on the spot
         _, rest = process.communicate(timeout=60)
     finally:
         process.kill()

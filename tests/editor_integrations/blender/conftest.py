@@ -19,13 +19,20 @@ SCENE_FRAMES = (1, 20)
 
 @pytest.fixture(scope="session")
 def registered():
-    """The extension registered as Blender registers an extension (`register()` of the package)."""
-    require("bpy", extra="blender")
+    """The extension registered as Blender registers an extension (`register()` of the package).
+
+    Once per process: other test modules import these fixtures (tests/test_provenance.py), which makes a
+    second instance of this one; only the instance that registered unregisters.
+    """
+    bpy = require("bpy", extra="blender")
     from editor_integrations import blender as extension
 
-    extension.register()
+    already = hasattr(bpy.types.Scene, "muvi")
+    if not already:
+        extension.register()
     yield extension
-    extension.unregister()
+    if not already:
+        extension.unregister()
 
 
 @pytest.fixture(scope="session")

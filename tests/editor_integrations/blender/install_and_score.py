@@ -49,7 +49,7 @@ def main(zip_path: str, movie: str, bundle: str, out_dir: str) -> None:
                     "channel": strip.channel,
                     "start": strip.frame_final_start,
                     "duration": strip.frame_final_duration,
-                    "seed": strip["muvi_seed"],
+                    "seed": json.loads(strip["muvi_report"])["seed"],
                 },
             }
         )

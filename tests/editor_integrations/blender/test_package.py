@@ -54,7 +54,7 @@ def _check_zip(path: Path) -> None:
         manifest = tomllib.loads(archive.read("blender_manifest.toml").decode())
         with zipfile.ZipFile(archive.open("wheels/muvi-0.1.0-py3-none-any.whl")) as wheel:
             packaged = set(wheel.namelist())
-    assert {"__init__.py", "job.py", "jobs.py", "ui.py", "README.md"} <= names and "build.py" not in names
+    assert {"__init__.py", "jobs.py", "ui.py", "README.md"} <= names and "build.py" not in names
     assert manifest["schema_version"] == "1.0.0" and manifest["type"] == "add-on"
     assert manifest["blender_version_min"] == "4.2.0" and manifest["license"] == ["SPDX:Apache-2.0"]
     assert len(manifest["tagline"]) <= 64 and "files" in manifest["permissions"]

@@ -6,15 +6,17 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.hosts import require
 
 bpy = require("bpy", extra="blender")
 
-from editor_integrations.blender import compat, jobs, picture, timeline  # noqa: E402
+from editor_integrations.blender import actions, compat, jobs, picture, timeline  # noqa: E402
 from muvi_plugin import media  # noqa: E402
 from muvi_plugin.api import ScoreReport  # noqa: E402
+from muvi_plugin.audio_io import write_audio  # noqa: E402
 
 from .helpers import add_colour, add_movie, needs_sound, wait  # noqa: E402
 
@@ -48,11 +50,11 @@ def test_score_operator_inserts_a_strip_of_the_range_length(scene, movie, debug_
     strip = compat.all_strips(scene.sequence_editor)[name]
     assert strip.type == "SOUND"
     assert (strip.channel, strip.frame_final_start, strip.frame_final_duration) == (4, 3, 14)
-    assert strip["muvi_seed"] == 3 and strip["muvi_steps"] == 2
     assert strip["muvi_bundle"] == str(debug_bundle) and strip["muvi_range_source"] == "preview"
-    assert strip["muvi_bundle_id"] and strip["muvi_bundle_id"] == job.report["bundle_id"]
     record = ScoreReport.from_dict(json.loads(strip["muvi_report"]))  # the take's whole record
     assert (record.seed, record.steps, record.bundle_id) == (3, 2, job.report["bundle_id"])
+    kept = {key for key in strip.keys() if key.startswith("muvi_")}  # noqa: SIM118  # ID properties
+    assert kept == {"muvi_report", "muvi_bundle", "muvi_range_source"}, "nothing copied beside the record"
     assert record.mastering.target_lufs is not None and record.mastering.true_peak_dbtp <= -1.0
     assert timeline.is_muvi_strip(strip)
     music = Path(bpy.path.abspath(strip.sound.filepath))
@@ -91,7 +93,7 @@ def test_redo_with_same_settings_repeats_the_music(scene, movie):
     assert second.status == jobs.DONE, second.log
     a, b = (compat.all_strips(scene.sequence_editor)[j.strip] for j in (first, second))
     assert (b.channel, b.frame_final_start, b.frame_final_duration) == (3, 1, 8)
-    assert b["muvi_seed"] == a["muvi_seed"]
+    assert json.loads(b["muvi_report"])["seed"] == json.loads(a["muvi_report"])["seed"]
     assert Path(first.result).read_bytes() == Path(second.result).read_bytes()
     assert bpy.ops.muvi.redo(new_seed=True) == {"FINISHED"}
     third = jobs.JOBS[2]
@@ -127,3 +129,16 @@ def test_a_failing_job_reports_its_error(scene, movie, tmp_path):
     assert job.status == jobs.FAILED and "no-such-bundle" in job.error
     assert _strips(scene) == before and job.log
     assert bpy.ops.muvi.clear_jobs() == {"FINISHED"} and not jobs.JOBS
+
+
+@needs_sound
+def test_a_strip_made_before_the_record_still_redoes(scene, movie, tmp_path):
+    add_movie(scene, movie, channel=1, frame_start=1)
+    music = write_audio(tmp_path / "old.wav", np.zeros(24_000, np.float32), 24_000)
+    old = {"seed": 9, "steps": 3, "guidance": 2.5, "style": "", "bundle": scene.muvi.bundle}  # flat keys
+    strip = timeline.insert_sound(scene, name="old", filepath=str(music), start=1, length=10, channel=2,
+                                  props=old)  # fmt: skip
+    assert timeline.is_muvi_strip(strip)
+    job = actions.redo(scene, strip, new_seed=False)
+    assert (job.spec["seed"], job.spec["steps"], job.spec["guidance"]) == (9, 3, 2.5)
+    jobs.cancel(job)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from editor_integrations.resolve import host
-from editor_integrations.resolve.runner import parse_progress
 from editor_integrations.resolve.ui import ConsoleProgress, progress_ui
 from tests.editor_integrations.resolve.fake_resolve import FakeResolve
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -42,10 +45,20 @@ def test_the_resolve_global_is_used_as_is():
     assert host.connect(fake) is fake
 
 
-def test_progress_bar_lines_are_parsed():
-    assert parse_progress("dit       40%|####      | 00:03") == ("dit", 0.4)
-    assert parse_progress("decode     0%|          | 00:00") == ("decode", 0.0)
-    assert parse_progress("muvi: error: no video stream") is None
+def test_what_runs_inside_resolve_needs_only_the_standard_library_and_the_host_client():
+    # Resolve's Python cannot install numpy: the in-Resolve modules import the standard library and the
+    # protocol's client (muvi_plugin.host, itself standard library only), nothing else.
+    code = (
+        "import sys; sys.modules['numpy'] = None; before = set(sys.modules)\n"
+        "import editor_integrations.resolve.run, editor_integrations.resolve.session\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(new - set(sys.stdlib_module_names)))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('muvi_plugin')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    top, runtime = run.stdout.splitlines()
+    assert top == str(["editor_integrations", "muvi_plugin"])
+    assert runtime == str(["muvi_plugin", "muvi_plugin.errors", "muvi_plugin.host"])
 
 
 def test_console_output_without_uimanager():

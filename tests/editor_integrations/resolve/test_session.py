@@ -6,6 +6,7 @@ import dataclasses
 import json
 import threading
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -53,8 +54,13 @@ def test_in_out_take_lands_at_the_absolute_record_frame(rate, options):
     marker = fake.timeline.markers[12]  # relative to the timeline start
     assert (marker["color"], marker["name"], marker["duration"]) == ("Green", "muvi", 24)
     custom = json.loads(marker["customData"])
-    assert (custom["seed"], custom["steps"], custom["range"]["first"]) == (4, STEPS, 12)
-    assert custom["bundle_id"] and custom["audio"] == str(result.audio)
+    record = custom["report"]  # the take's record alone: nothing copied beside it
+    assert (record["seed"], record["steps"], custom["range"]["first"]) == (4, STEPS, 12)
+    assert record["bundle_id"] and custom["audio"] == str(result.audio) and "seed" not in custom
+    assert marker["note"] == f"muvi take: seed 4, {STEPS} steps"
+    picture = Path(custom["picture"])  # the rendered range is kept beside the take: its record remakes it
+    assert picture.parent == options.takes_dir and picture.is_file()
+    assert custom["report"]["video"] == str(picture)
     assert Fraction(custom["rate"]) == RATES[rate]
 
 
@@ -123,7 +129,7 @@ def test_re_import_into_the_bin_returns_the_same_item(tmp_path):
 def test_a_muvi_failure_is_one_line_and_leaves_nothing(options, tmp_path):
     fake = FakeResolve()
     broken = dataclasses.replace(options, bundle=tmp_path / "no-such-bundle")
-    with pytest.raises(ResolveScriptError, match=r"muvi could not score .*muvi: error: .*no-such-bundle"):
+    with pytest.raises(ResolveScriptError, match=r"muvi could not score .*: .*no-such-bundle"):
         score_in_out(fake, broken)
     assert list(options.takes_dir.iterdir()) == [] and fake.timeline.GetTrackCount("audio") == 1
 
@@ -160,8 +166,8 @@ def test_a_failing_append_is_one_clear_error_and_leaves_the_timeline_as_it_was(o
         score_in_out(fake, options)
     message = str(caught.value)
     assert "\n" not in message and "refused to place the take" in message
-    (take,) = options.takes_dir.iterdir()
-    assert f"the take is kept at {take}" in message
+    take, picture = sorted(options.takes_dir.iterdir(), key=lambda p: p.suffix != ".wav")
+    assert f"the take is kept at {take}" in message and picture.stem.endswith("-picture")  # and its picture
     assert fake.timeline.snapshot() == before and fake.timeline.GetTrackCount("audio") == 1, "no track left"
     assert fake.timeline.track_types["audio"] == ["stereo"] and fake.timeline.locked == set()
     assert fake.timeline.markers == {} and fake.timeline.GetMarkInOut() == marks

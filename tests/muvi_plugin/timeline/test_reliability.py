@@ -19,7 +19,7 @@ from muvi_plugin.errors import MuviError
 from muvi_plugin.media import frame_count
 from muvi_plugin.timeline.batch import SUMMARY
 from muvi_plugin.timeline.picture import TimelinePicture
-from muvi_plugin.timeline.score import TimelineJob, open_job, score_timeline
+from muvi_plugin.timeline.score import TimelineJob, open_job, score_job
 from muvi_plugin.timeline.source import Relinker, read_timeline
 from muvi_plugin.timeline.writing import TRACK_NAME
 from tests.muvi_plugin.timeline.conftest import RT, TR, clip, gap, render
@@ -70,7 +70,7 @@ def test_nested_example_scores(scorer, tmp_path):
     job = TimelineJob(SAMPLES / "nested_example.otio", out=tmp_path / "out.otio", ranges=("9.5s-17s",),
                       missing="black", steps=2)  # fmt: skip
     with pytest.warns(UserWarning, match="has no media reference"):
-        result = score_timeline(scorer, job)
+        result = score_job(scorer, job)
     back = read_timeline(result.out)
     assert back.tracks[-1].name == TRACK_NAME and len(result.scored) == 1
 
@@ -140,12 +140,12 @@ def test_an_existing_folder_muvi_did_not_create_is_never_replaced(scorer, media,
     footage.mkdir()
     (footage / "notes.txt").write_text("do not lose")
     with pytest.raises(MuviError, match="existing folder muvi did not create"):
-        score_timeline(scorer, TimelineJob(source, out=footage, ranges=("0s-0.4s",), steps=2))
+        score_job(scorer, TimelineJob(source, out=footage, ranges=("0s-0.4s",), steps=2))
     assert [p.name for p in footage.iterdir()] == ["notes.txt"] and not (tmp_path / "footage.muvi").exists()
     # A folder muvi wrote itself is replaced, atomically, and reads back.
     ours = tmp_path / "ours.otiod"
     for _ in range(2):
-        result = score_timeline(scorer, TimelineJob(source, out=ours, ranges=("0s-0.4s",), steps=2))
+        result = score_job(scorer, TimelineJob(source, out=ours, ranges=("0s-0.4s",), steps=2))
         assert guard.made_by_muvi(ours) and read_timeline(result.out).tracks[-1].name == TRACK_NAME
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ours.otiod")]
 
