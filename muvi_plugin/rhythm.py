@@ -45,6 +45,7 @@ curve keeps the score the same at any frame rate (a motion bump spans 3 frames a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -154,17 +155,14 @@ class TempoPlan:
         return sum(h.on_beat for h in self.hits)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: plain numbers (times rounded to 0.1 ms), lists and strings."""
+        """JSON-ready: plain numbers, lists, strings and booleans (`from_dict` reads it back exactly)."""
         record = asdict(self)
-        record["beats"] = [round(t, 4) for t in self.beats]
-        record["downbeats"] = [round(t, 4) for t in self.downbeats]
-        record["hits"] = [
-            {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(h).items()} for h in self.hits
-        ]
+        for key in ("beats", "downbeats", "hits"):
+            record[key] = list(record[key])
         return record
 
     @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> TempoPlan:
+    def from_dict(cls, record: Mapping[str, Any]) -> TempoPlan:
         """Read back `to_dict`'s record (TypeError or ValueError when malformed)."""
         values = dict(record)
         values["beats"] = tuple(float(t) for t in values.get("beats", ()))
@@ -264,7 +262,7 @@ def picture_rhythm(frames: np.ndarray, fps: float, *, start: float = 0.0) -> Rhy
         peaks, _ = find_peaks(np.append(curve, 0.0), height=EVENT_THRESHOLD, distance=distance)
         for i in peaks:
             kind = KINDS[int(np.argmax(parts[:, i]))]
-            events.append(Event(start + (i - 0.5) / fps, float(curve[i]), kind))
+            events.append(Event(float(start + (i - 0.5) / fps), float(curve[i]), kind))
     return Rhythm(
         fps=float(fps),
         start=float(start),
@@ -339,10 +337,10 @@ def beat_grid(
     downbeats = beats[index % BEATS_PER_BAR == 0]
     hits = []
     for e in events:
-        k = round((e.time - phase) / period)
+        k = int(round((e.time - phase) / period))
         beat = phase + k * period
         offset = e.time - beat
-        downbeat, on_beat = k % BEATS_PER_BAR == 0, abs(offset) <= ON_BEAT + 1e-9
+        downbeat, on_beat = k % BEATS_PER_BAR == 0, bool(abs(offset) <= ON_BEAT + 1e-9)
         hits.append(Hit(e.time, e.strength, e.kind, float(beat), float(offset), downbeat, on_beat))
     return TempoPlan(
         tempo=float(tempo),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +239,8 @@ def test_a_plan_round_trips_through_its_record():
     again = TempoPlan.from_dict(record)
     assert again.tempo == plan.tempo and again.beats == pytest.approx(plan.beats, abs=1e-4)
     assert [h.on_beat for h in again.hits] == [abs(h.offset) <= ON_BEAT for h in plan.hits]
+
+
+def test_a_plan_record_is_plain_json():
+    plan = plan_tempo(picture_rhythm(_cut_clip([12, 31], 60), 10.0))
+    assert TempoPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
