@@ -142,10 +142,29 @@ def markdown(
         "`plan beats` clicks every beat of the take's tempo plan (found at 10 fps on the model's "
         "96-pixel frames)."
     )
-    return (
-        "\n".join([SECTION, "", *textwrap.wrap(intro, width=110, break_on_hyphens=False), "", *table(rows)])
-        + "\n"
+    from training.metrics.sync import pooled_sync
+
+    music = pooled_sync([r["sync"]["music"] for r in rows])
+    hits = round(music.hit_rate * music.events) if music.events else 0
+    low, high = wilson(hits, music.events)
+    after = (
+        f"Pooled, the music hits {hits} of {music.events} events (95% Wilson interval {low:.2f}-{high:.2f} "
+        "for the hit rate: one take, one seed, few events; read the ratio with that width in mind). The "
+        "model does not take the tempo plan as a condition yet (issue 16), so `plan beats` is not what "
+        "the music does but what beat onsets alone would reach if it followed the plan."
     )
+    lines = [SECTION, "", *textwrap.wrap(intro, width=110, break_on_hyphens=False), "", *table(rows), ""]
+    return "\n".join([*lines, *textwrap.wrap(after, width=110, break_on_hyphens=False)]) + "\n"
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion `hits / n` (NaNs for n = 0)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main(argv: list[str] | None = None) -> int:

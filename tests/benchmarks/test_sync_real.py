@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks import sync_real
 from tests.training.metrics.conftest import CUT_FRAMES, FPS, write_shot_video
 
@@ -35,3 +37,9 @@ def test_the_table_has_every_clip_the_pooled_row_and_sane_baselines(debug_bundle
     assert all(abs(t - (f - 0.5) / FPS) < 1e-3 for t, f in zip(cut_times, CUT_FRAMES, strict=True))
     assert 0.4 < row["sync"]["random clicks"]["ratio"] < 2.5
     assert "| **pooled** (1 clips) |" in text and "| shots.mp4 | 6.0 |" in text
+    assert "Pooled, the music hits " in text
+
+
+def test_the_wilson_interval():
+    assert sync_real.wilson(9, 15) == pytest.approx((0.357, 0.802), abs=1e-3)
+    assert sync_real.wilson(0, 5)[0] == 0.0 and sync_real.wilson(5, 5)[1] == 1.0
