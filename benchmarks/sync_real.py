@@ -106,7 +106,9 @@ def table(rows: list[dict]) -> list[str]:
     from training.metrics.sync import pooled_sync
 
     lines = [
-        "| clip | s | events (cut/motion/bright) | plan: BPM, events on beats | " + " | ".join(KINDS) + " |",
+        "| clip | s | events (cut/motion/bright) | plan: BPM, its events on beats | "
+        + " | ".join(KINDS)
+        + " |",
         "|---|---:|---|---|" + "---|" * len(KINDS),
     ]
     for r in rows:
@@ -139,8 +141,8 @@ def markdown(
         "100 ms) / the same onsets circularly shifted (mean of 8 shifts: chance) = ratio. Pooled: every "
         "event of every clip counts once. `clicks on events` is the sanity ceiling; `random clicks` (as "
         f"many as the take's onsets, uniformly random, mean of {RANDOM_DRAWS} seeded draws) the floor; "
-        "`plan beats` clicks every beat of the take's tempo plan (found at 10 fps on the model's "
-        "96-pixel frames)."
+        "`plan beats` clicks every beat of the take's tempo plan. The plan is the runtime's: its own events "
+        "found at 10 fps on the model's 96-pixel frames (the `plan` column counts those on a beat)."
     )
     from training.metrics.sync import pooled_sync
 

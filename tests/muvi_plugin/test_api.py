@@ -297,6 +297,9 @@ def test_the_tempo_plan_is_in_the_record_and_old_records_still_remake_their_take
     again = scorer.score(before.request())
     np.testing.assert_array_equal(again.audio, result.audio)
     assert again.report.tempo is None and not again.report.tempo_plan.given
+    for bad in ({**record, "tempo_plan": {"tempo": 100.0}}, {**record, "tempo": "fast"}):
+        with pytest.raises(MuviError, match="malformed take record"):
+            ScoreReport.from_dict(bad)
 
 
 @pytest.mark.parametrize("tempo", [59.0, 181.0, float("inf"), "fast"])
