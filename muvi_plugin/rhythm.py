@@ -55,6 +55,7 @@ from muvi_plugin import limits
 from muvi_plugin.errors import MuviError
 
 ANALYSIS_WIDTH = 48  # pixels at most: frames are block-averaged down to this width first
+_CHUNK = 32  # frames converted to float at a time
 HISTOGRAM_BINS = 16  # soft bins per RGB channel
 NOISE_LEVEL = 4.0 / 255.0  # per-pixel grey change treated as noise (after block averaging)
 LOCAL_WINDOW = 1.0  # seconds: running median each curve is measured against
@@ -177,8 +178,11 @@ def _small(frames: np.ndarray) -> np.ndarray:
     k = max(1, math.ceil(width / ANALYSIS_WIDTH))
     kh = min(k, height)
     h, w = height // kh, width // k
-    cropped = frames[:, : h * kh, : w * k].astype(np.float32) / np.float32(255.0)
-    return cropped.reshape(t, h, kh, w, k, 3).mean(axis=(2, 4))
+    out = np.empty((t, h, w, 3), dtype=np.float32)
+    for at in range(0, t, _CHUNK):  # a chunk at a time: a float copy of a long full-size clip is not needed
+        part = frames[at : at + _CHUNK, : h * kh, : w * k].astype(np.float32) / np.float32(255.0)
+        out[at : at + _CHUNK] = part.reshape(len(part), h, kh, w, k, 3).mean(axis=(2, 4))
+    return out
 
 
 def _histograms(small: np.ndarray) -> np.ndarray:
@@ -224,11 +228,12 @@ def normalise(curve: np.ndarray, fps: float, floor: float) -> np.ndarray:
     from scipy.ndimage import median_filter
 
     size = 2 * max(1, round(LOCAL_WINDOW * fps / 2)) + 1
-    # Entry 0 compares nothing: it takes its neighbour's value so it neither peaks nor drags the median.
+    # Entry 0 compares nothing: it takes the curve's median so it neither peaks nor drags the median. Mirrored
+    # at the ends (d c b | a b c d), so that a change on the first or last entry is not its own baseline.
     x = np.asarray(curve, dtype=np.float64).copy()
     if len(x) > 1:
-        x[0] = x[1]
-    local = median_filter(x, size=size, mode="nearest")
+        x[0] = np.median(x[1:])
+    local = median_filter(x, size=size, mode="mirror")
     scale = max(1.4826 * float(np.median(np.abs(x - local))), floor)
     z = np.clip((x - CONTRAST * local) / scale, 0.0, Z_MAX)
     if len(z):

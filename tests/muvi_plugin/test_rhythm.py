@@ -128,8 +128,23 @@ def test_bad_frames_are_one_clear_error():
         picture_rhythm(np.zeros((4, 8, 8, 3), np.uint8), 0.0)
 
 
-def test_one_frame_has_no_events():
-    assert picture_rhythm(np.zeros((1, 8, 8, 3), np.uint8), 10.0).events == ()
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_a_few_black_frames_have_no_events(frames):
+    rhythm = picture_rhythm(np.zeros((frames, 8, 8, 3), np.uint8), 10.0)
+    assert rhythm.events == () and rhythm.curve.tolist() == [0.0] * frames
+
+
+@pytest.mark.parametrize("cut", [1, 19])
+def test_a_cut_on_the_first_or_last_change_is_found(cut):
+    assert [e.time for e in picture_rhythm(_cut_clip([cut], 20), 10.0).events] == [
+        pytest.approx(cut / 10 - 0.05)
+    ]
+
+
+def test_full_hd_frames_are_analysed_in_chunks_alike():
+    # 40 frames of 1920x1080 (more than one chunk): the same events as the picture at 96x54.
+    big = np.repeat(np.repeat(_cut_clip([12, 33], 40)[:, :54], 20, axis=1), 20, axis=2)
+    assert [e.time for e in picture_rhythm(big, 10.0).events] == pytest.approx([1.15, 3.25])
 
 
 # Real footage (../shared/media/README.md; times read off the footage frame by frame).
