@@ -259,3 +259,32 @@ def test_a_plan_round_trips_through_its_record():
 def test_a_plan_record_is_plain_json():
     plan = plan_tempo(picture_rhythm(_cut_clip([12, 31], 60), 10.0))
     assert TempoPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+
+def test_an_encoded_clip_with_cuts_a_fade_noise_and_a_pan(tmp_path):
+    """H.264 at 25 fps, decoded as the runtime decodes (10 fps, 96-pixel crop): hard cuts at 2.0 s and 5.0 s,
+    a slow pan throughout, camera noise on every frame, a fade to black from 7.0 s and back up to 9.5 s."""
+    from tests import media_factory as mf
+
+    fps, seconds = 25, 11.0
+    scenes = [np.kron(_shot(s, 96), np.ones((4, 4, 1))) for s in (10, 11, 12)]  # 384 x 384, soft
+    rng = np.random.default_rng(5)
+
+    def frame(index: int) -> np.ndarray:
+        t = index / fps
+        scene = scenes[int(t >= 2.0) + int(t >= 5.0)]
+        level = np.interp(t, [7.0, 8.5, 8.5, 9.5], [1.0, 0.0, 0.0, 1.0])
+        x = int(20 * t)  # a 20 px/s pan
+        picture = scene[40:130, x : x + 160] * level
+        return np.clip(picture + rng.normal(0, 4, picture.shape), 0, 255).astype(np.uint8)
+
+    path = mf.write_media(
+        tmp_path / "cuts.mp4", frame_times=np.arange(seconds * fps) / fps, frame=frame, size=(160, 90),
+        codec="libx264", rate=fps,
+    )  # fmt: skip
+    frames = media.read_video_frames(path, start=0.0, end=seconds, fps=10.0, size=(SIZE, SIZE))
+    events = picture_rhythm(frames, 10.0).events
+    cuts = [e.time for e in events if e.time < 6.5]
+    assert cuts == pytest.approx([2.0, 5.0], abs=0.1)
+    assert all(7.0 <= e.time <= 9.6 for e in events if e.time >= 6.5)
+    assert len(events) - len(cuts) <= 2  # the fade: at most its start and its end
