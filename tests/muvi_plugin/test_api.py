@@ -285,6 +285,7 @@ def test_the_tempo_plan_is_in_the_record_and_old_records_still_remake_their_take
     # The range's hard cuts (1.0 s and 6.0 s) are its strongest events; the phase puts the first on a beat.
     assert [h.time for h in plan.hits if h.strength > 0.9] == pytest.approx([1.0, 6.0], abs=0.1)
     assert plan.hits[0].on_beat and plan.beats[0] >= 0.5 and plan.beats[-1] < 7.0
+    assert scorer.tempo_plan(request) == plan  # the plan alone, without generating
     record = json.loads(json.dumps(result.report.to_dict()))
     back = ScoreReport.from_dict(record)
     assert back == result.report and back.request().tempo == 100.0
