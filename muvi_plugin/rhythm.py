@@ -6,8 +6,8 @@ the bundle's, 10 fps at the bundle's size) and returns three change curves, thei
 combination and the events picked from it; `plan_tempo(rhythm)` chooses one tempo and beat phase for the
 whole range so that the strongest events fall on beats and downbeats.
 
-**Curves.** Entry i compares frame i with frame i - 1 (entry 0 is 0), on frames block-averaged down to at
-most `ANALYSIS_WIDTH` pixels wide, which already averages out most camera noise:
+**Curves.** Entry i compares frame i with frame i - 1 (entry 0 is 0, and never an event), on frames
+block-averaged down to at most `ANALYSIS_WIDTH` pixels wide, which already averages out most camera noise:
 
 - *cut*: half the L1 distance between the frames' colour histograms (`HISTOGRAM_BINS` soft, linearly
   interpolated bins per RGB channel), 0 to 1. A hard cut changes the whole palette at once.
@@ -16,13 +16,14 @@ most `ANALYSIS_WIDTH` pixels wide, which already averages out most camera noise:
   Sensor noise and compression flicker fall under the threshold; moving things do not.
 - *brightness*: the absolute change of the mean grey level, 0 to 1 (flashes, lights, fades).
 
-**Normalisation.** Each curve `x` becomes `max(0, x - local) / scale`, where `local` is its running median
-over `LOCAL_WINDOW` seconds (so a fade or a steady pan, which raise the curve for many frames, is its own
-baseline and gives no peak) and `scale` is the larger of the robust spread of `x - local` over the range
-(1.4826 x its median absolute value) and an absolute floor (`FLOORS`: what a barely visible change
-measures). Real footage, noisy or clean, and the synthetic drawings thus land on one scale: units of
-"typical change of this range", never below the floor, so a static shot with camera noise stays near 0.
-Each normalised curve is clipped at `Z_MAX`; the event curve is their weighted mean (`WEIGHTS`) over
+**Normalisation.** Each curve `x` becomes `max(0, x - CONTRAST * local) / scale`, where `local` is its running
+median over `LOCAL_WINDOW` seconds, mirrored at the ends (so a fade or a steady pan, which raise the curve for
+many frames, is its own baseline and gives no peak; `CONTRAST` = 2 also keeps the alternating steps of a fade
+sampled unevenly, 25 fps footage at 10 fps, from peaking) and `scale` is the larger of the robust spread of `x
+- local` over the range (1.4826 x its median absolute value) and an absolute floor (`FLOORS`: what a barely
+visible change measures). Real footage, noisy or clean, and the synthetic drawings thus land on one scale:
+units of "typical change of this range", never below the floor, so a static shot with camera noise stays near
+0. Each normalised curve is clipped at `Z_MAX`; the event curve is their weighted mean (`WEIGHTS`) over
 `Z_MAX`, in [0, 1].
 
 **Events.** Peaks of the event curve of at least `EVENT_THRESHOLD`, at least `MIN_SPACING` seconds apart
@@ -224,7 +225,8 @@ def change_curves(frames: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def normalise(curve: np.ndarray, fps: float, floor: float) -> np.ndarray:
-    """`max(0, curve - running median) / max(robust spread, floor)`, clipped at Z_MAX (module docstring)."""
+    """`max(0, curve - CONTRAST * running median) / max(robust spread, floor)`, clipped at Z_MAX (module
+    docstring)."""
     from scipy.ndimage import median_filter
 
     size = 2 * max(1, round(LOCAL_WINDOW * fps / 2)) + 1
