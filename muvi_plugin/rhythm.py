@@ -16,15 +16,15 @@ block-averaged down to at most `ANALYSIS_WIDTH` pixels wide, which already avera
   Sensor noise and compression flicker fall under the threshold; moving things do not.
 - *brightness*: the absolute change of the mean grey level, 0 to 1 (flashes, lights, fades).
 
-**Normalisation.** Each curve `x` becomes `max(0, x - CONTRAST * local) / scale`, where `local` is its running
-median over `LOCAL_WINDOW` seconds, mirrored at the ends (so a fade or a steady pan, which raise the curve for
-many frames, is its own baseline and gives no peak; `CONTRAST` = 2 also keeps the alternating steps of a fade
-sampled unevenly, 25 fps footage at 10 fps, from peaking) and `scale` is the larger of the robust spread of `x
-- local` over the range (1.4826 x its median absolute value) and an absolute floor (`FLOORS`: what a barely
-visible change measures). Real footage, noisy or clean, and the synthetic drawings thus land on one scale:
-units of "typical change of this range", never below the floor, so a static shot with camera noise stays near
-0. Each normalised curve is clipped at `Z_MAX`; the event curve is their weighted mean (`WEIGHTS`) over
-`Z_MAX`, in [0, 1].
+**Normalisation.** Each curve `x` becomes `max(0, x - CONTRAST * local) / scale`, where `local` is its
+running median over `LOCAL_WINDOW` seconds, mirrored at the ends (so a fade or a steady pan, which raise the
+curve for many frames, is its own baseline and gives no peak; `CONTRAST` = 2 also keeps the alternating
+steps of a fade sampled unevenly, 25 fps footage at 10 fps, from peaking) and `scale` is the larger of the
+robust spread of `x - local` over the range (1.4826 x its median absolute value) and an absolute floor
+(`FLOORS`: what a barely visible change measures). Real footage, noisy or clean, and the synthetic drawings
+thus land on one scale: units of "typical change of this range", never below the floor, so a static shot
+with camera noise stays near 0; each normalised curve is clipped at `Z_MAX`; the event curve is their
+weighted mean (`WEIGHTS`) over `Z_MAX`, in [0, 1].
 
 **Events.** Peaks of the event curve of at least `EVENT_THRESHOLD`, at least `MIN_SPACING` seconds apart
 (`scipy.signal.find_peaks`); the strongest wins when two are closer. An event's time is the midpoint
