@@ -27,18 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from muvi_plugin import __version__, limits, media
+from muvi_plugin import __version__, limits, media, rhythm
 from muvi_plugin.bundle import Bundle, open_bundle
 from muvi_plugin.errors import BundleError, Cancelled, MuviError
-from muvi_plugin.frames import FileFrames, FrameSource, is_frame_source
+from muvi_plugin.frames import FileFrames, FrameSource, as_frame_source, is_frame_source
 from muvi_plugin.mastering import Mastered, Mastering, master
 from muvi_plugin.media import MediaError
 from muvi_plugin.pipeline import STAGES, CancelFlag, Progress, Settings, generate
+from muvi_plugin.rhythm import TempoPlan
 
 ERRORS = (MuviError,)  # MediaError is a MuviError; kept as a tuple for `except ERRORS`
 """Everything a front end shows as one line: bad input, a bad bundle, a cancel."""
 REPORT_SCHEMA = 1
-"""Version of `ScoreReport.to_dict()`'s record; `from_dict` reads this version."""
+"""Version of `ScoreReport.to_dict()`'s record; `from_dict` reads this version.
+
+Fields added since (`tempo`, `tempo_plan`) are optional, with defaults that mean "not there yet": a record
+written before them loads, and its `request()` makes the same take. The version changes only when a field
+changes meaning or a record could no longer be read."""
 OFF = "off"
 """`ScoreRequest.loudness` for no mastering at all (the audio as the model made it)."""
 
@@ -60,6 +65,8 @@ class ScoreRequest:
         loudness: Mastering's integrated loudness target in LUFS; None for the bundle's default
             (`Defaults.loudness_lufs`), `OFF` ("off", or NaN) for no mastering at all.
         ceiling: Mastering's true-peak ceiling in dBTP; None for the bundle's (`Defaults.true_peak_dbtp`).
+        tempo: Beats per minute of the range's tempo plan (`muvi_plugin.rhythm`), 60 to 180; None to let
+            the picture choose it. The plan is reported; the model does not follow it yet (issue 16).
     """
 
     video: str | os.PathLike | FrameSource
@@ -72,6 +79,7 @@ class ScoreRequest:
     style_start: float = 0.0
     loudness: float | str | None = None
     ceiling: float | None = None
+    tempo: float | None = None
 
     def validate(self) -> None:
         """Check every setting against its documented range (`muvi_plugin.limits`), before any work.
@@ -94,6 +102,8 @@ class ScoreRequest:
         limits.number("style start", self.style_start, unit="seconds")
         if self.style_start < 0:
             raise MuviError(f"style start must not be negative, got {self.style_start:g} s")
+        if self.tempo is not None:
+            limits.number("tempo", self.tempo, limits.TEMPO, unit="BPM")
 
 
 @dataclass(frozen=True)
@@ -112,12 +122,16 @@ class ScoreReport:
         bundle_id: The bundle's id (changes with any graph or setting).
         provider: The ONNX Runtime execution provider that ran it.
         windows: `(start, end)` seconds of each generation window.
-        seconds: Seconds per stage (`decode`, `encoder`, `adaptor`, `dit`, `vae`, `vocoder`, `master`)
-            and `total`.
+        seconds: Seconds per stage (`rhythm`: the tempo plan; `decode`, `encoder`, `adaptor`, `dit`,
+            `vae`, `vocoder`, `master`) and `total`.
         realtime_factor: Total seconds per second of music (below 1: faster than real time).
         notes: Anything the user should know (e.g. that "auto" ran on the CPU).
         mastering: The mastering settings (target, None when off; ceiling) and what was reached: integrated
             loudness, true peak, DC offset, gain (`muvi_plugin.mastering.Mastered`).
+        tempo: The tempo asked for (`ScoreRequest.tempo`), None when the picture chose it (and in records
+            written before it existed).
+        tempo_plan: The range's tempo plan: tempo, beats and downbeats on the media clock, and which visual
+            events land on beats (`muvi_plugin.rhythm.TempoPlan`); None in records written before it.
         muvi_version: The muvi that made the take.
         schema_version: The record's version (`REPORT_SCHEMA`).
     """
@@ -137,12 +151,16 @@ class ScoreReport:
     realtime_factor: float = 0.0
     notes: tuple[str, ...] = ()
     mastering: Mastered | None = None
+    tempo: float | None = None
+    tempo_plan: TempoPlan | None = None
     muvi_version: str = __version__
     schema_version: int = REPORT_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned provenance record: JSON-ready (plain dicts, lists, numbers, strings, None)."""
-        return asdict(self)
+        record = asdict(self)
+        record["tempo_plan"] = None if self.tempo_plan is None else self.tempo_plan.to_dict()
+        return record
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> ScoreReport:
@@ -166,6 +184,10 @@ class ScoreReport:
             values["seconds"] = {str(k): float(v) for k, v in values.get("seconds", {}).items()}
             if values.get("mastering") is not None:
                 values["mastering"] = Mastered(**values["mastering"])
+            if values.get("tempo") is not None:
+                values["tempo"] = float(values["tempo"])
+            if values.get("tempo_plan") is not None:
+                values["tempo_plan"] = TempoPlan.from_dict(values["tempo_plan"])
             return cls(**values)
         except (TypeError, ValueError) as error:
             raise MuviError(f"malformed take record ({error})") from error
@@ -188,6 +210,7 @@ class ScoreReport:
             style_start=self.style_start,
             loudness=None if m is None else (OFF if m.target_lufs is None else m.target_lufs),
             ceiling=None if m is None else m.ceiling_dbtp,
+            tempo=self.tempo,
         )
 
 
@@ -311,6 +334,25 @@ class Scorer:
             loudness_lufs=None if loudness is None else float(loudness), ceiling_dbtp=float(ceiling)
         )
 
+    def tempo_plan(self, request: ScoreRequest, settings: Settings | None = None) -> TempoPlan:
+        """The range's tempo plan: the picture's events at the bundle's fps and size, one tempo and phase.
+
+        The same frames the model sees (`muvi_plugin.rhythm.picture_rhythm`), so training data, which
+        computes the picture's rhythm with the same function, matches. `request.tempo` fixes the tempo.
+
+        Raises:
+            MediaError: Bad input media (named).
+            MuviError: Bad settings.
+        """
+        settings = self.settings(request) if settings is None else settings
+        v = self.bundle.manifest.video
+        source = settings.video if settings.source is None else settings.source
+        frames = as_frame_source(source).frames(
+            settings.start, settings.end, fps=v.fps, size=(v.image_size, v.image_size)
+        )
+        picture = rhythm.picture_rhythm(frames, v.fps, start=settings.start)
+        return rhythm.plan_tempo(picture, tempo=request.tempo, end=settings.end)
+
     def score(
         self,
         request: ScoreRequest,
@@ -338,8 +380,14 @@ class Scorer:
         began = time.perf_counter()
         settings = self.settings(request)
         finish = self.mastering(request)
+        rhythm_began = time.perf_counter()
+        plan = self.tempo_plan(request, settings)
+        rhythm_seconds = time.perf_counter() - rhythm_began
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         made = generate(self.bundle, settings, progress=progress, cancel=cancel)
         seconds = {stage: made.seconds[stage] for stage in STAGES}
+        seconds["rhythm"] = rhythm_seconds
         mastering_began = time.perf_counter()
         audio, mastered = master(made.audio, self.sample_rate, finish)
         seconds["master"] = time.perf_counter() - mastering_began
@@ -367,6 +415,8 @@ class Scorer:
             realtime_factor=seconds["total"] / (settings.end - settings.start),
             notes=self.bundle.notes,
             mastering=mastered,
+            tempo=None if request.tempo is None else float(request.tempo),
+            tempo_plan=plan,
         )
         if progress is not None:
             progress("done", 1.0)
@@ -404,5 +454,6 @@ __all__ = [
     "ScoreRequest",
     "ScoreResult",
     "Scorer",
+    "TempoPlan",
     "load_bundle",
 ]

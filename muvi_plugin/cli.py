@@ -1,8 +1,8 @@
 """`muvi`: score a video range from the command line, and inspect or verify bundles.
 
-    muvi score VIDEO [--start S] [--end S] [--seed N] [--steps N] [--cfg X] [--style REF] [--bundle DIR]
-                     [--out FILE] [--mux OUT.mp4] [--device auto|cpu|cuda] [--loudness LUFS|off]
-                     [--threads N] [--report REPORT.json] [--progress bar|json]
+    muvi score VIDEO [--start S] [--end S] [--seed N] [--steps N] [--cfg X] [--tempo BPM] [--style REF]
+                     [--bundle DIR] [--out FILE] [--mux OUT.mp4] [--device auto|cpu|cuda]
+                     [--loudness LUFS|off] [--threads N] [--report REPORT.json] [--progress bar|json]
     muvi bundle info [DIR]
     muvi bundle verify [DIR]
     muvi timeline score TIMELINE [--range START-END ...|--markers NAME|--whole] --out NEW.otio [...]
@@ -65,6 +65,14 @@ def _parsed_args(
     score.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     score.add_argument("--steps", type=int, default=None, help="sampler steps (default: the bundle's)")
     score.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the bundle's)")
+    score.add_argument(
+        "--tempo",
+        type=float,
+        default=None,
+        metavar="BPM",
+        help="the range's tempo plan, 60-180 BPM (default: chosen from the picture); recorded in the report, "
+        "not yet followed by the model",
+    )
     score.add_argument("--style", type=Path, default=None, help="reference audio whose style to continue")
     score.add_argument("--style-start", type=float, default=0.0, help="where the style prompt starts (s)")
     score.add_argument("--bundle", type=Path, default=None, help="bundle folder or .zip (default: built in)")
@@ -187,6 +195,7 @@ def _score(args: argparse.Namespace, events: JsonEvents | None = None) -> int:
         style=args.style,
         style_start=args.style_start,
         loudness=args.loudness,  # NaN: off
+        tempo=args.tempo,
     )
     request.validate()
     _check_threads(args.threads)
@@ -211,6 +220,13 @@ def _score(args: argparse.Namespace, events: JsonEvents | None = None) -> int:
         events.emit("result", protocol=PROTOCOL, **written, record=result.report.to_dict())
         return 0
     r, m = result.report, result.report.mastering
+    plan = r.tempo_plan
+    tempo = (
+        f", tempo plan {plan.tempo:g} BPM{' (given)' if plan.given else ''}: "
+        f"{plan.on_beat} of {len(plan.hits)} visual events on beats"
+        if plan is not None
+        else ""
+    )
     levels = (
         f", {m.loudness_lufs:.1f} LUFS, {m.true_peak_dbtp:.1f} dBTP"
         if m is not None and m.loudness_lufs is not None and m.true_peak_dbtp is not None
@@ -220,7 +236,7 @@ def _score(args: argparse.Namespace, events: JsonEvents | None = None) -> int:
         f"{out}: {result.duration:.2f} s of music for {r.video} {r.start:g}-{r.end:g} s "
         f"(seed {r.seed}, {r.steps} steps, guidance {r.guidance:g}, {len(r.windows)} window(s), "
         f"{r.provider.removesuffix('ExecutionProvider')}, {r.seconds['total']:.1f} s, "
-        f"RTF {r.realtime_factor:.2f}{levels})"
+        f"RTF {r.realtime_factor:.2f}{levels}{tempo})"
         + (f"; video copy: {args.mux}" if args.mux is not None else "")
     )
     return 0

@@ -9,6 +9,7 @@ jobs and the command line all check against these, so every front end refuses th
     guidance (--cfg)             0 to 20                    1 is no guidance, 0 unconditional
     start, end, style start      finite seconds             (then checked against the media)
     loudness                     -70 to 0 LUFS, or off      EBU R128's gate is -70 LUFS
+    tempo (--tempo)              60 to 180 BPM              the tempo plan's range (muvi_plugin.rhythm)
     true-peak ceiling            -20 to 0 dBTP              mastering's limiter (muvi_plugin.mastering)
     style seconds (bundle)       0.1 to 120 s               the longest style prompt
     window seconds (bundle)      1 to 120 s                 MuVi trains on 4-30 s
@@ -31,6 +32,7 @@ STEPS = (1, 200)
 GUIDANCE = (0.0, 20.0)
 LOUDNESS = (-70.0, 0.0)
 TRUE_PEAK = (-20.0, 0.0)
+TEMPO = (60.0, 180.0)
 STYLE_SECONDS = (0.1, 120.0)
 WINDOW_SECONDS = (1.0, 120.0)
 THREADS = (1, 1024)
@@ -86,6 +88,7 @@ __all__ = [
     "SEED",
     "STEPS",
     "STYLE_SECONDS",
+    "TEMPO",
     "THREADS",
     "TRUE_PEAK",
     "WINDOW_SECONDS",

@@ -22,8 +22,8 @@ ON_TOP = ("tests", "benchmarks", "tools")
 
 # The torch-free shared core of the runtime: what training and export may use of muvi_plugin (the constants
 # that define a bundle, the mel front end, clip cutting, media readers, the manifest schema, the error
-# types, the atomic writer, the input/output guard and the settings' ranges). It must itself import nothing
-# else of muvi_plugin, so using it never drags the runtime in.
+# types, the atomic writer, the input/output guard, the settings' ranges and the picture's rhythm). It must
+# itself import nothing else of muvi_plugin, so using it never drags the runtime in.
 CORE = (
     "muvi_plugin",  # the package itself: __version__
     "muvi_plugin.constants",
@@ -35,6 +35,7 @@ CORE = (
     "muvi_plugin.atomic",
     "muvi_plugin.guard",
     "muvi_plugin.limits",
+    "muvi_plugin.rhythm",
 )
 TORCH_WORLD = ("torch", "torchaudio", "torchvision", "transformers", "safetensors", "onnx")
 

@@ -1,5 +1,6 @@
 """The `muvi` command line, run for real in subprocesses (exit codes, files left, Ctrl-C)."""
 
+import json
 import os
 import shutil
 import signal
@@ -72,12 +73,43 @@ def test_score_to_flac_with_a_video_copy(debug_bundle, video, tmp_path):
     assert "seed 5, 2 steps, guidance 2.5" in run.stdout
 
 
+def test_a_given_tempo_is_planned_and_recorded(debug_bundle, tmp_path):
+    """testvideo.mp4 0-7 s has two hard cuts (1.0 s, 6.0 s): a 100 BPM plan puts the first on a downbeat."""
+    args = (
+        "score",
+        TESTVIDEO,
+        "--end",
+        7,
+        "--steps",
+        1,
+        "--bundle",
+        debug_bundle,
+        "--out",
+        tmp_path / "a.wav",
+    )
+    run = muvi(*args, "--tempo", 100, "--report", tmp_path / "r.json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    record = json.loads((tmp_path / "r.json").read_text())
+    plan = record["tempo_plan"]
+    assert record["tempo"] == 100.0 and plan["tempo"] == 100.0 and plan["given"] is True
+    assert "tempo plan 100 BPM (given): " in run.stdout
+    assert plan["hits"][0]["time"] == pytest.approx(1.0, abs=0.1) and plan["hits"][0]["on_beat"]
+    assert plan["beats"][1] - plan["beats"][0] == pytest.approx(0.6)
+    free = muvi(*args, "--report", tmp_path / "free.json", cwd=tmp_path)
+    assert free.returncode == 0, free.stderr
+    record = json.loads((tmp_path / "free.json").read_text())
+    assert record["tempo"] is None and 60 <= record["tempo_plan"]["tempo"] <= 180
+    assert record["tempo_plan"]["given"] is False
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--start", 5, "--end", 9], "range 5-9 s is outside the media"),
         (["--start", 1, "--end", 1], "empty range 1-1 s"),
         (["--seed", -3], "seed must be an integer from 0 to"),
+        (["--tempo", 300], "tempo must be a finite number from 60 to 180 BPM, got 300"),
+        (["--tempo", "nan"], "tempo must be a finite number from 60 to 180 BPM, got nan"),
         (["--out", "music.mp3"], "unsupported audio format"),
         (["--mux", "copy.avi"], "unsupported container"),
     ],

@@ -22,6 +22,15 @@ the generated music put an onset on them?
   Music whose onsets ignore the picture scores about the same shifted or not; music placed on the events
   scores well above its shifted mean.
 
+- **The picture's rhythm.** `picture_events` finds the events with `muvi_plugin.rhythm` instead: the one
+  event function of training data and the runtime's tempo plan (cut strength, motion energy and brightness
+  change, robustly normalised; fades and camera noise give no events), decoded at the same rate and size as
+  `detect_visual_events`. `benchmarks/sync_real.py` measures real footage with it; the model card's numbers
+  (`training.recipe_eval`) still use `detect_visual_events`.
+- **Ratio.** `SyncResult.ratio` is the hit rate over its shifted mean (1: chance); `pooled_sync` pools
+  clips by their events (every event counts once, whatever its clip's length), and `click_track` renders
+  clicks at given times, the sanity baselines (clicks on the events score far above 1, random clicks near 1).
+
 Times are seconds on the media clock (`muvi_plugin.media`: from the start of the video file), which is
 also the clock of music generated for the whole video. Music generated for a range starting at ``s`` has
 its onsets at ``s + t``.
@@ -58,7 +67,8 @@ class VisualEvent:
     Attributes:
         time: seconds on the media clock (the first frame after the change).
         kind: "cut" or "motion".
-        strength: the frame change at the event (mean absolute pixel difference, 0-1).
+        strength: 0-1: the frame change at the event (mean absolute pixel difference) for
+            `detect_visual_events`, the event curve there for `picture_events`.
     """
 
     time: float
@@ -96,16 +106,23 @@ class SyncResult:
         """Times of the events (of one `kind` only when given)."""
         return np.array([e.time for e in self.events if kind is None or e.kind == kind], dtype=np.float64)
 
+    @property
+    def ratio(self) -> float:
+        """The hit rate over its shifted mean (`sync_ratio`): 1 is chance."""
+        return sync_ratio(self.hit_rate, self.shifted_mean)
+
     def as_dict(self) -> dict:
         """JSON-ready summary: scores, counts and the event and onset lists (NaN stays NaN)."""
         return {
             "hit_rate": self.hit_rate,
             "shifted_mean": self.shifted_mean,
+            "ratio": self.ratio,
             "shifted_hit_rates": [float(v) for v in self.shifted_hit_rates],
             "shifts_s": [float(v) for v in self.shifts],
             "events": len(self.events),
             "cuts": sum(e.kind == "cut" for e in self.events),
             "motion_peaks": sum(e.kind == "motion" for e in self.events),
+            "brightness_changes": sum(e.kind == "brightness" for e in self.events),
             "onsets": len(self.onsets),
             "tolerance_s": self.tolerance,
             "start_s": self.start,
@@ -210,14 +227,22 @@ def detect_visual_events(
     Raises:
         MediaError: no video stream, an unreadable file, or a range outside the video.
     """
+    frames, fps = analysis_frames(path, start=start, end=end, fps=fps)
+    return events_from_frames(frames, fps, start=start)
+
+
+def analysis_frames(
+    path: str | os.PathLike, *, start: float, end: float | None, fps: float | None
+) -> tuple[np.ndarray, float]:
+    """The frames of a range at the analysis rate (`fps`, or the video's own up to `MAX_ANALYSIS_FPS`) and
+    size (`analysis_geometry`), letterboxed; and that rate."""
     from muvi_plugin.media import probe, read_video_frames
 
     own_fps, size = analysis_geometry(path)
     fps = fps or own_fps
     if end is None:
         end = probe(path).video_end
-    frames = read_video_frames(path, start=start, end=end, fps=fps, size=size, fit="pad")
-    return events_from_frames(frames, fps, start=start)
+    return read_video_frames(path, start=start, end=end, fps=fps, size=size, fit="pad"), fps
 
 
 def hit_rate(events: np.ndarray, onsets: np.ndarray, tolerance: float = TOLERANCE) -> float:
@@ -310,3 +335,75 @@ def sync_score(
     events = detect_visual_events(video, start=start, end=end)
     onsets = start + onset_times(wave, sample_rate)
     return visual_sync(events, onsets, start=start, duration=end - start)
+
+
+def picture_events(
+    path: str | os.PathLike, *, start: float = 0.0, end: float | None = None, fps: float | None = None
+) -> tuple[VisualEvent, ...]:
+    """The events of a video range by `muvi_plugin.rhythm.picture_rhythm` (module docstring).
+
+    Decoded as `detect_visual_events` decodes (the video's own rate, at most `MAX_ANALYSIS_FPS`, and
+    `ANALYSIS_WIDTH` pixels wide), so an event's time is within half a frame of the change.
+
+    Raises:
+        MediaError: no video stream, an unreadable file, or a range outside the video.
+    """
+    from muvi_plugin.rhythm import picture_rhythm
+
+    frames, fps = analysis_frames(path, start=start, end=end, fps=fps)
+    rhythm = picture_rhythm(frames, fps, start=start)
+    return tuple(VisualEvent(e.time, e.kind, e.strength) for e in rhythm.events)
+
+
+def sync_ratio(hit: float, shifted: float) -> float:
+    """`hit / shifted`; infinite when only the unshifted music hits, NaN when neither does (or either is)."""
+    if math.isnan(hit) or math.isnan(shifted):
+        return math.nan
+    if shifted > 0:
+        return hit / shifted
+    return math.inf if hit > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class PooledSync:
+    """Sync pooled over clips: every event counts once.
+
+    Attributes:
+        clips: clips with events and a shifted baseline.
+        events: their events.
+        hit_rate: share of all those events with an onset within the tolerance.
+        shifted_mean: the same share for the shifted music (each clip's shifted mean, weighted by its events).
+    """
+
+    clips: int
+    events: int
+    hit_rate: float
+    shifted_mean: float
+
+    @property
+    def ratio(self) -> float:
+        return sync_ratio(self.hit_rate, self.shifted_mean)
+
+
+def pooled_sync(results: list[SyncResult] | tuple[SyncResult, ...]) -> PooledSync:
+    """Pool clips' sync results by their events (clips without events or without shifts are left out)."""
+    used = [r for r in results if r.events and not math.isnan(r.shifted_mean)]
+    counts = np.array([len(r.events) for r in used], dtype=np.float64)
+    if not used:
+        return PooledSync(0, 0, math.nan, math.nan)
+    hit = float(np.dot(counts, [r.hit_rate for r in used]) / counts.sum())
+    shifted = float(np.dot(counts, [r.shifted_mean for r in used]) / counts.sum())
+    return PooledSync(len(used), int(counts.sum()), hit, shifted)
+
+
+def click_track(times: np.ndarray, duration: float, sample_rate: int) -> np.ndarray:
+    """float32 mono `duration` seconds of silence with a 20 ms decaying 1.5 kHz click at each time."""
+    wave = np.zeros(round(duration * sample_rate), dtype=np.float32)
+    t = np.arange(round(0.02 * sample_rate)) / sample_rate
+    click = (0.8 * np.sin(2 * np.pi * 1500.0 * t) * np.exp(-t / 0.004)).astype(np.float32)
+    for time in np.asarray(times, dtype=np.float64).reshape(-1):
+        at = round(time * sample_rate)
+        if 0 <= at < len(wave):
+            part = wave[at : at + len(click)]
+            part += click[: len(part)]
+    return wave

@@ -8,12 +8,18 @@ from tests import media_factory as mf
 from tests.training.metrics.conftest import CUT_FRAMES, FPS, MOTION_FRAME, SECONDS, write_shot_video
 from training.metrics.sync import (
     MIN_SHIFT,
+    PooledSync,
+    SyncResult,
     VisualEvent,
     baseline_shifts,
+    click_track,
     detect_visual_events,
     events_from_frames,
     frame_changes,
     hit_rate,
+    picture_events,
+    pooled_sync,
+    sync_ratio,
     sync_score,
     visual_sync,
 )
@@ -144,3 +150,55 @@ def test_sync_score_of_clicks_on_the_cuts(tmp_path):
     assert late.hit_rate == 0.0
     summary = result.as_dict()
     assert summary["cuts"] == 4 and summary["motion_peaks"] == 1 and summary["duration_s"] == SECONDS
+
+
+def test_the_ratio_is_hit_rate_over_chance():
+    assert sync_ratio(0.6, 0.2) == pytest.approx(3.0)
+    assert sync_ratio(0.5, 0.0) == math.inf
+    assert math.isnan(sync_ratio(0.0, 0.0)) and math.isnan(sync_ratio(math.nan, 0.2))
+    times = np.array([0.7, 1.9, 2.6, 4.1, 5.3, 7.2, 8.0, 9.4])
+    result = visual_sync(_events(times), times, start=0.0, duration=10.0)
+    assert result.ratio == pytest.approx(1.0 / result.shifted_mean)
+    assert result.as_dict()["ratio"] == result.ratio
+
+
+def _result(events: int, hit: float, shifted: float) -> SyncResult:
+    return SyncResult(
+        events=_events(np.arange(events)),
+        onsets=np.zeros(0),
+        hit_rate=hit,
+        shifts=np.ones(1),
+        shifted_hit_rates=np.array([shifted]),
+        shifted_mean=shifted,
+        start=0.0,
+        duration=10.0,
+        tolerance=0.1,
+    )
+
+
+def test_pooling_counts_every_event_once():
+    no_events = visual_sync((), [1.0], start=0.0, duration=4.0)
+    pooled = pooled_sync([_result(2, 1.0, 0.5), _result(8, 0.25, 0.25), no_events])
+    assert pooled == PooledSync(clips=2, events=10, hit_rate=0.4, shifted_mean=0.3)
+    assert pooled.ratio == pytest.approx(4 / 3)
+    assert math.isnan(pooled_sync([no_events]).hit_rate)
+
+
+def test_clicks_on_real_footage_events_hit_them_and_late_or_random_clicks_do_not():
+    """testvideo.mp4 0-7 s by the picture's rhythm (muvi_plugin.rhythm): its two hard cuts, each within
+    one frame; clicks on them hit every one, well above chance; the same clicks 300 ms late hit none."""
+    if not REAL_FOOTAGE.is_file():
+        pytest.skip(f"{REAL_FOOTAGE} not available")
+    from training.metrics.audio_stats import onset_times
+
+    events = picture_events(REAL_FOOTAGE, start=0.0, end=7.0)
+    times = np.array([e.time for e in events])
+    assert times == pytest.approx([30 / 29.97, 180 / 29.97], abs=1 / 29.97)
+    rate = 22_050
+    clicks = click_track(times, 7.0, rate)
+    on = visual_sync(events, onset_times(clicks, rate), start=0.0, duration=7.0)
+    assert on.hit_rate == 1.0 and on.ratio >= 4
+    late = visual_sync(
+        events, onset_times(click_track(times + 0.3, 7.0, rate), rate), start=0.0, duration=7.0
+    )
+    assert late.hit_rate == 0.0
