@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 from muvi_plugin import __version__, limits, media, rhythm
 from muvi_plugin.bundle import Bundle, open_bundle
 from muvi_plugin.errors import BundleError, Cancelled, MuviError
-from muvi_plugin.frames import FileFrames, FrameSource, as_frame_source, is_frame_source
+from muvi_plugin.frames import FileFrames, FrameSource, RecordingFrames, as_frame_source, is_frame_source
 from muvi_plugin.mastering import Mastered, Mastering, master
 from muvi_plugin.media import MediaError
 from muvi_plugin.pipeline import STAGES, CancelFlag, Progress, Settings, generate
@@ -334,11 +334,19 @@ class Scorer:
             loudness_lufs=None if loudness is None else float(loudness), ceiling_dbtp=float(ceiling)
         )
 
-    def tempo_plan(self, request: ScoreRequest, settings: Settings | None = None) -> TempoPlan:
+    def tempo_plan(
+        self,
+        request: ScoreRequest,
+        settings: Settings | None = None,
+        *,
+        decoded: RecordingFrames | None = None,
+    ) -> TempoPlan:
         """The range's tempo plan: the picture's events at the bundle's fps and size, one tempo and phase.
 
         The same frames the model sees (`muvi_plugin.rhythm.picture_rhythm`), so training data, which
         computes the picture's rhythm with the same function, matches. `request.tempo` fixes the tempo.
+        `decoded`: the frames a take's windows already decoded (`score` passes them), else the range is
+        decoded here.
 
         Raises:
             MediaError: Bad input media (named).
@@ -347,9 +355,11 @@ class Scorer:
         settings = self.settings(request) if settings is None else settings
         v = self.bundle.manifest.video
         source = settings.video if settings.source is None else settings.source
-        frames = as_frame_source(source).frames(
-            settings.start, settings.end, fps=v.fps, size=(v.image_size, v.image_size)
-        )
+        size = (v.image_size, v.image_size)
+        if decoded is not None:  # the frames the model's windows decoded
+            frames = decoded.frames_of_range(settings.start, settings.end, fps=v.fps, size=size)
+        else:
+            frames = as_frame_source(source).frames(settings.start, settings.end, fps=v.fps, size=size)
         picture = rhythm.picture_rhythm(frames, v.fps, start=settings.start)
         return rhythm.plan_tempo(picture, tempo=request.tempo, end=settings.end)
 
@@ -380,14 +390,14 @@ class Scorer:
         began = time.perf_counter()
         settings = self.settings(request)
         finish = self.mastering(request)
+        # The windows decode the picture; the tempo plan is then made from those frames, not a second decode.
+        picture = settings.video if settings.source is None else settings.source
+        decoded = RecordingFrames(as_frame_source(picture))
+        made = generate(self.bundle, replace(settings, source=decoded), progress=progress, cancel=cancel)
         rhythm_began = time.perf_counter()
-        plan = self.tempo_plan(request, settings)
-        rhythm_seconds = time.perf_counter() - rhythm_began
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        made = generate(self.bundle, settings, progress=progress, cancel=cancel)
+        plan = self.tempo_plan(request, settings, decoded=decoded)
         seconds = {stage: made.seconds[stage] for stage in STAGES}
-        seconds["rhythm"] = rhythm_seconds
+        seconds["rhythm"] = time.perf_counter() - rhythm_began
         mastering_began = time.perf_counter()
         audio, mastered = master(made.audio, self.sample_rate, finish)
         seconds["master"] = time.perf_counter() - mastering_began

@@ -56,6 +56,53 @@ class FileFrames:
         return media.read_video_frames(self.path, start=start, end=end, fps=fps, size=size)
 
 
+class RecordingFrames:
+    """A frame source that hands out another's frames and keeps each range it decoded.
+
+    The scorer wraps the picture in one for a take: the model's windows decode their frames as before, and
+    the tempo plan is made afterwards from the very same frames (`frames_of_range`), without decoding the
+    range a second time.
+    """
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source = source
+        self.calls: list[tuple[float, float, tuple[int, int], np.ndarray]] = []
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def duration(self) -> float:
+        return self.source.duration
+
+    def frames(self, start: float, end: float, *, fps: float, size: tuple[int, int]) -> np.ndarray:
+        frames = self.source.frames(start, end, fps=fps, size=size)
+        self.calls.append((start, fps, size, frames))
+        return frames
+
+    def frames_of_range(self, start: float, end: float, *, fps: float, size: tuple[int, int]) -> np.ndarray:
+        """The frames of `[start, end)` at `fps`: put together from the ranges decoded so far where they
+        cover it, frame `i` from a decoded range holding the frame at `start + i / fps`; else decoded."""
+        n = media.frame_count(end - start, fps)
+        out: np.ndarray | None = None
+        filled = np.zeros(n, dtype=bool)
+        for lo, rate, shape, frames in self.calls:
+            offset = (lo - start) * fps
+            first = round(offset)
+            if rate != fps or shape != size or abs(offset - first) > 1e-6:
+                continue
+            if out is None:
+                out = np.zeros((n, *frames.shape[1:]), dtype=frames.dtype)
+            a, b = max(first, 0), min(first + len(frames), n)
+            if a < b:
+                out[a:b] = frames[a - first : b - first]
+                filled[a:b] = True
+        if out is None or not filled.all():
+            return self.source.frames(start, end, fps=fps, size=size)
+        return out
+
+
 def is_frame_source(video: object) -> TypeGuard[FrameSource]:
     """Whether `video` is a frame source rather than a path.
 
@@ -71,4 +118,4 @@ def as_frame_source(video: str | os.PathLike | FrameSource) -> FrameSource:
     return FileFrames(Path(cast("str | os.PathLike", video)))
 
 
-__all__ = ["FileFrames", "FrameSource", "as_frame_source", "is_frame_source"]
+__all__ = ["FileFrames", "FrameSource", "RecordingFrames", "as_frame_source", "is_frame_source"]
