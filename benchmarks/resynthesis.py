@@ -5,7 +5,9 @@ back by every system, and the result is scored against the original (issue 14, "
 
 - rows: ``original`` (the audio itself: the ceiling), ``griffin-lim`` (the mel's magnitudes recovered by
   non-negative least squares through the filterbank, then `librosa.griffinlim`, n_fft 1200, hop 300,
-  window 1200, 64 iterations: a vocoder with no training), each ``--vocoder NAME=PATH`` and, for each
+  window 1200, 64 iterations: a vocoder with no training), ``griffin-lim (true magnitude)`` (the same
+  Griffin-Lim on the audio's own STFT magnitude, not the mel: what a perfect magnitude with Griffin-Lim's
+  phase would give, the ceiling of a magnitude-only vocoder), each ``--vocoder NAME=PATH`` and, for each
   ``--vae VNAME=PATH``, ``VNAME+NAME``: the mel through the VAE (posterior mean) and then that vocoder.
 - columns (`training/metrics/musicality.py`): comb share (energy within 2 Hz of a multiple of 80 Hz, the
   mel frame rate; chance 0.05), multi-resolution STFT distance to the original (mean over FFT sizes 512,
@@ -48,6 +50,7 @@ from muvi_plugin.mel import MelSpec, mel_filterbank, mel_spectrogram
 SECTION = "## Resynthesis"
 FFT_SIZES = (512, 1024, 2048)
 GRIFFIN_LIM_ITERS = 64
+TRUE_MAGNITUDE = "griffin-lim (true magnitude)"  # the one row that resynthesises from the wave, not the mel
 LOG_FLOOR = 1e-5
 BOOTSTRAP = 1000
 # The table: (title, key, decimals).
@@ -123,6 +126,19 @@ def griffin_lim(mel: np.ndarray, spec: MelSpec, *, iterations: int = GRIFFIN_LIM
     half = spec.hop_length // 2
     wave = np.concatenate([np.zeros(half, np.float32), wave.astype(np.float32)])
     return np.pad(wave, (0, max(0, frames * spec.hop_length - len(wave))))[: frames * spec.hop_length]
+
+
+def griffin_lim_true_magnitude(wave: np.ndarray, spec: MelSpec) -> np.ndarray:
+    """Wave -> wave through its own STFT magnitude (n_fft 1200, hop 300) and 64 Griffin-Lim iterations."""
+    import librosa
+
+    stft = {"hop_length": spec.hop_length, "win_length": spec.win_length, "n_fft": spec.n_fft}
+    magnitude = np.abs(librosa.stft(wave.astype(np.float32), window="hann", center=True, **stft))
+    out = librosa.griffinlim(
+        magnitude, n_iter=GRIFFIN_LIM_ITERS, window="hann", center=True, length=len(wave), random_state=0,
+        **stft,
+    )
+    return out.astype(np.float32)
 
 
 def mrstft_distance(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -219,7 +235,11 @@ def systems(
     vocoders: dict[str, Resynth], vaes: dict[str, MelMap], spec: MelSpec
 ) -> dict[str, Resynth | None]:
     """The rows in table order: original (None: the audio itself), griffin-lim, vocoders, VAE+vocoder."""
-    rows: dict[str, Resynth | None] = {"original": None, "griffin-lim": lambda mel: griffin_lim(mel, spec)}
+    rows: dict[str, Resynth | None] = {
+        "original": None,
+        "griffin-lim": lambda mel: griffin_lim(mel, spec),
+        TRUE_MAGNITUDE: lambda wave: griffin_lim_true_magnitude(wave, spec),  # given the wave (`measure`)
+    }
     rows.update(vocoders)
     for vae_name, vae in vaes.items():
         for name, vocoder in vocoders.items():
@@ -249,7 +269,8 @@ def measure(
         duration = len(wave) / spec.sample_rate
         for row, resynth in rows.items():
             started = time.perf_counter()
-            out = wave if resynth is None else np.asarray(resynth(mel), dtype=np.float32).reshape(-1)
+            given = wave if row == TRUE_MAGNITUDE else mel
+            out = wave if resynth is None else np.asarray(resynth(given), dtype=np.float32).reshape(-1)
             spent = time.perf_counter() - started
             tune = in_tune_share(out, spec.sample_rate)
             per_clip[row].append(

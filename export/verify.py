@@ -125,7 +125,9 @@ def verify_graphs(
             onnx.checker.check_model(str(path), full_check=True)
         except onnx.checker.ValidationError as exc:
             raise VerificationError(f"{path}: invalid ONNX model ({exc})") from exc
-        report = compare_graph(graph, path, tolerance=tolerance)
+        scale = graph.tolerance_scale
+        allowed = Tolerance(rtol=tolerance.rtol * scale, atol=tolerance.atol * scale)
+        report = compare_graph(graph, path, tolerance=allowed)
         reports[name] = report.as_dict()
         if not report.passed:
             failures.append(

@@ -78,7 +78,7 @@ def test_the_table_has_every_row_and_column_and_the_original_is_its_own_ceiling(
     assert rs.main(argv) == 0
 
     result = json.loads(out.read_text())
-    assert list(result["rows"]) == ["original", "griffin-lim", "debug", "dvae+debug"]
+    assert list(result["rows"]) == ["original", "griffin-lim", rs.TRUE_MAGNITUDE, "debug", "dvae+debug"]
     columns = [key for _, key, _ in rs.COLUMNS]
     for name, row in result["rows"].items():
         assert [c["clip"] for c in row["clips"]] == ["000000", "000002"]
@@ -94,6 +94,11 @@ def test_the_table_has_every_row_and_column_and_the_original_is_its_own_ceiling(
     assert original["summary"]["rtf"]["mean"] is None
     # Griffin-Lim keeps the pitches of the mel; an untrained vocoder keeps nothing.
     assert result["rows"]["griffin-lim"]["summary"]["note_f1"]["mean"] >= 0.5
+    # Griffin-Lim on the true magnitude keeps more than on the mel's: the ceiling of a magnitude-only vocoder.
+    assert (
+        result["rows"][rs.TRUE_MAGNITUDE]["summary"]["mrstft"]["mean"]
+        < result["rows"]["griffin-lim"]["summary"]["mrstft"]["mean"]
+    )
     assert (
         result["rows"]["debug"]["summary"]["mrstft"]["mean"]
         > result["rows"]["griffin-lim"]["summary"]["mrstft"]["mean"]

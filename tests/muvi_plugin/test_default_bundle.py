@@ -14,7 +14,9 @@ from muvi_plugin.bundle import default_bundle_path, verify_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 TESTVIDEO = REPO / ".." / "shared" / "media" / "testvideo.mp4"
-MAX_BYTES = 50 * 1024 * 1024  # issue 6: "well under 50 MB"
+# Issue 6 asked for "well under 50 MB"; the Vocos vocoder of muvi-demo 1.1 (issue 14: its weights and the
+# fixed DFT bases of its in-graph Griffin-Lim) brought the bundle to 60 MiB; issue 16 allows 80 MB.
+MAX_BYTES = 80 * 1000 * 1000
 
 
 def test_the_default_bundle_is_there_verified_and_small():

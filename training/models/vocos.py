@@ -132,9 +132,9 @@ DEBUG_GL = VocosConfig(
 # `python -m benchmarks.resynthesis`): comb share 0.705 (HiFi-GAN v1) -> 0.115, in tune 0.000 -> 0.663;
 # MR-STFT distance and note F1 are still worse than plain Griffin-Lim on the mel (issue 14 stays open).
 DEMO_LEARNED = VocosConfig(phase_iterations=8)
-# Demo v2 (issue 14): measured on real audio (8 test pieces), Griffin-Lim on the *true* STFT magnitude keeps
-# far more than on the mel's pseudo-inverse (MR-STFT distance 0.29 against 0.89, note F1 0.78 against 0.71),
-# so the network spends its budget on the magnitude and the phase is fast Griffin-Lim's.
+# muvi-demo 1.1 (issue 14): Griffin-Lim on the audio's *true* STFT magnitude keeps far more music than on the
+# mel's pseudo-inverse (docs/benchmarks.md, "Resynthesis", the `griffin-lim (true magnitude)` row), so the
+# network spends its budget on the magnitude and the phase is fast Griffin-Lim's.
 DEMO = VocosConfig(phase_iterations=32, magnitude_prior=True, phase="griffin-lim")
 PRESETS: dict[str, VocosConfig] = {
     "debug": DEBUG,

@@ -229,3 +229,19 @@ def test_the_magnitude_objective_learns_the_stft_magnitude():
         optimizer.step()
         first = first if first is not None else float(stats["log_l1"])
     assert float(stats["log_l1"]) < 0.85 * first, (first, float(stats["log_l1"]))
+
+
+def test_griffin_lim_iterations_share_one_copy_of_the_dft_bases_in_the_graph(tmp_path):
+    # The bases are derived buffers (not in state dicts); traced as they are, every iteration's conv got its
+    # own constant copy (the demo vocoder's graph was 208 MB instead of 29 MB). Two iterations or sixteen:
+    # the same initializers, so nearly the same file size.
+    from training.models.vocos import DEBUG_GL
+
+    sizes = []
+    for iterations in (2, 16):
+        model = VocosGenerator(replace(DEBUG_GL, phase_iterations=iterations)).eval()
+        graph = g._vocoder(model, torch.Generator().manual_seed(0))
+        path = export_graph(graph, tmp_path / f"v{iterations}.onnx")
+        sizes.append(path.stat().st_size)
+    basis_bytes = 2 * 601 * 1200 * 4
+    assert sizes[1] - sizes[0] < basis_bytes / 4, sizes
