@@ -212,7 +212,7 @@ def finished_checkpoint(plan: StagePlan, run_dir: Path, keep: Path | None, *, pr
     if kept is None or not kept.is_file():
         return None
     payload = ckpt.load_checkpoint(kept)
-    run = payload["run"]
+    run = {**payload["run"], "steps": payload["step"]}  # the steps it trained: a run may stop before its plan
     mine = {"stage": plan.stage, "preset": preset, "steps": plan.steps, "batch_size": plan.batch_size}
     # The vocoder family and latent width are part of what was trained (None where a run predates them).
     for key in ("vocoder", "latent_channels", "vae_width"):

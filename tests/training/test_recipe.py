@@ -185,3 +185,19 @@ except KeyboardInterrupt:
     for pid in pids:  # both stage processes are gone (reaped by the parent, so no such process)
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_kept_checkpoint_counts_the_steps_it_trained_not_the_steps_its_run_planned(tmp_path):
+    # muvi-demo's kept v2m was trained by a run planned for 2000 steps and stopped at the recipe's 1000: it is
+    # the recipe's stage (before, the recipe refused it and could not re-make the embedded bundle).
+    from training.recipe import finished_checkpoint
+
+    plan = StagePlan("vae", steps=1000, batch_size=8, min_seconds=4.0, max_seconds=10.0)
+    run = {"stage": "vae", "preset": "demo", "steps": 2000, "batch_size": 8}
+    kept = tmp_path / "keep" / "vae.ckpt"
+    ckpt.save_checkpoint(kept, {"stage": "vae", "step": 1000, "run": run, "models": {}})
+    assert finished_checkpoint(plan, tmp_path / "run", tmp_path / "keep", preset="demo") == kept
+    # One that trained fewer steps than the plan is another recipe's.
+    ckpt.save_checkpoint(kept, {"stage": "vae", "step": 500, "run": run, "models": {}})
+    with pytest.raises(ValueError, match="another recipe"):
+        finished_checkpoint(plan, tmp_path / "run", tmp_path / "keep", preset="demo")
