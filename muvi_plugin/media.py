@@ -130,7 +130,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         duration = _duration(path, container, origin)
         fields: dict = {"path": os.fspath(path), "duration": duration}
         video = _video_stream(container)
-        audio = container.streams.audio[0] if container.streams.audio else None
+        audio = _audio_stream(container)
         fields["has_video"] = video is not None
         fields["has_audio"] = audio is not None
         if video is not None:
@@ -242,7 +242,7 @@ def _decode_at(
     with _open(path) as container:
         stream = _video_stream(container)
         if stream is None:
-            raise MediaError(path, "no video stream")
+            raise MediaError(path, _no_stream(container.streams.video, "video"))
         origin = _origin(container)
         duration = _duration(path, container, origin)
         if within is not None:
@@ -321,9 +321,9 @@ def read_audio(
     if n <= 0:
         raise MediaError(path, f"empty range {_interval(start, end)}")
     with _open(path) as container:
-        if not container.streams.audio:
-            raise MediaError(path, "no audio stream")
-        stream = container.streams.audio[0]
+        stream = _audio_stream(container)
+        if stream is None:
+            raise MediaError(path, _no_stream(container.streams.audio, "audio"))
         origin = _origin(container)
         duration = _duration(path, container, origin)
         _check_inside(path, start, end, duration)
@@ -385,9 +385,21 @@ def _describe(error: Exception) -> str:
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
     # Cover art in music files is a one-picture "video" stream: not a video.
     for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.codec_context is not None and not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
     return None
+
+
+def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream | None:
+    """The first audio stream FFmpeg can decode (a stream of a codec it does not know has no decoder:
+    PyAV gives it no codec context, and asking its rate raises AttributeError; found by fuzzing)."""
+    return next((s for s in container.streams.audio if s.codec_context is not None), None)
+
+
+def _no_stream(streams, kind: str) -> str:
+    return (
+        f"no {kind} stream" if not streams else f"no decodable {kind} stream (a codec FFmpeg does not know)"
+    )
 
 
 def _origin(container: av.container.InputContainer) -> float:

@@ -1,0 +1,105 @@
+"""What the fuzz runs of tools/fuzz.py found, kept as regression cases (tests/data/fuzz/), and a smoke run.
+
+Each kept input made the runtime fail with something other than its one-line `MuviError` (a traceback,
+or OTIO's reader killing the process with SIGSEGV); each must now be one line on the command line, exit 2.
+The fuzzing itself is not part of the suite: only a run of a few dozen inputs checks the harness works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from muvi_plugin import media
+from muvi_plugin.errors import MuviError
+from tests.hosts import require
+
+REPO = Path(__file__).resolve().parents[2]
+KEPT = REPO / "tests" / "data" / "fuzz"
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+
+CASES = [
+    # (target, file, what the one line says)
+    ("manifest", "latent-mean-text.json", "latent.mean must be a list of finite numbers"),
+    ("manifest", "latent-std-text.json", "latent.std must be a list of finite numbers"),
+    ("manifest", "graph-file-number.json", "graphs.encoder: graph.file must be a string"),
+    ("manifest", "graphs-not-an-object.json", "graphs must be an object, got 1"),
+    ("timeline", "media-reference-twice.otio", "cannot read the timeline (Clip 'Clip-001' holds the key"),
+    ("timeline", "clip-without-length.otio", "clip 'brokchrd (loop)-HD.mp4' has no length"),
+    ("timeline", "clip-of-no-type.fcpxml", "cannot read the timeline (TypeError: __init__(): incompatible"),
+]
+
+
+def muvi(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "muvi_plugin", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("target", "name", "message"), CASES, ids=[c[1] for c in CASES])
+def test_every_kept_crash_is_one_line_now(tmp_path, target, name, message):
+    kept = KEPT / target / name
+    if target == "manifest":
+        bundle = tmp_path / "bundle"
+        bundle.mkdir()
+        (bundle / "manifest.json").write_bytes(kept.read_bytes())
+        done = muvi("bundle", "verify", bundle, cwd=tmp_path)
+    else:
+        done = muvi("timeline", "score", kept, "--out", tmp_path / "new.otio", cwd=tmp_path)
+    # Before: a traceback (exit 1), or the process killed by SIGSEGV (exit -11) in OTIO's JSON reader.
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, (done.returncode, done.stderr[-2000:])
+    assert (
+        done.stderr.startswith(f"muvi: error: {kept if target == 'timeline' else bundle}")
+        and message in done.stderr
+    )
+    assert not (tmp_path / "new.otio").exists()
+
+
+def test_an_audio_stream_of_a_codec_ffmpeg_does_not_know_is_no_audio():
+    # Was AttributeError ('AudioStream' object has no attribute 'rate') in probe: a traceback for any use
+    # of the file, its decodable video included.
+    kept = KEPT / "media" / "audio-of-unknown-codec.mkv"
+    info = media.probe(kept)
+    assert info.has_video and not info.has_audio and info.duration == pytest.approx(0.3)
+    assert media.read_video_frames(kept, start=0, end=0.3, fps=10, size=(8, 8)).shape == (3, 8, 8, 3)
+    with pytest.raises(MuviError, match=r"audio-of-unknown-codec.mkv: no decodable audio stream \(a codec"):
+        media.read_audio(kept, start=0, end=0.2, sample_rate=8000)
+
+
+def test_every_kept_input_is_a_case_here():
+    kept = sorted(f"{p.parent.name}/{p.name}" for p in KEPT.glob("*/*") if p.name != "README.md")
+    listed = [f"{target}/{name}" for target, name, _ in CASES] + ["media/audio-of-unknown-codec.mkv"]
+    assert kept == sorted(listed)
+
+
+def test_replay_runs_each_target_on_the_kept_inputs():
+    for target in ("manifest", "timeline", "media"):
+        files = sorted((KEPT / target).iterdir())
+        command = [
+            sys.executable,
+            str(REPO / "tools" / "fuzz.py"),
+            "--target",
+            target,
+            "--replay",
+            *map(str, files),
+        ]
+        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.count(": ok\n") == len(files)
+
+
+@pytest.mark.parametrize("target", ["manifest", "timeline", "media"])
+def test_a_short_fuzz_run_reports_executions(tmp_path, target):
+    require("atheris", extra="dev")
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPO / "tools" / "fuzz.py"), "--target", target, "--runs", "30",
+               "--seconds", "60", "--out", str(out)]  # fmt: skip
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+    report = json.loads((out / "report.json").read_text())
+    assert done.returncode == 0 and report["crashes"] == {}, done.stdout + done.stderr[-3000:]
+    assert report["executions"] >= 30 and report["seeds"] >= 5
+    assert done.stdout.startswith(f"fuzz {target}: {report['executions']} executions in ")
