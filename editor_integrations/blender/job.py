@@ -54,10 +54,13 @@ def main(argv: list[str]) -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     spec = json.loads(argv[1])
+    from muvi_plugin.errors import MuviError
+
     try:
         report = run(spec)
     except Exception as error:  # any failure is the job's failure: the log shows it, Blender carries on
-        traceback.print_exc(file=sys.stderr)
+        if not isinstance(error, MuviError):  # muvi's own errors are one line; anything else is a bug
+            traceback.print_exc(file=sys.stderr)
         print(f"muvi: error: {error}", file=sys.stderr, flush=True)
         return 2
     _emit({"done": spec["out"], "report": report})
