@@ -28,6 +28,7 @@ regression input under tests/data/fuzz/TARGET/.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -234,7 +235,9 @@ def _structured_manifest(data: bytes) -> bytes:
         elif action == 2:
             parent[place[-1]] = fdp.ConsumeFloat() if fdp.ConsumeBool() else fdp.ConsumeInt(9)
         else:
-            parent[place[-1]] = _VALUES[fdp.ConsumeIntInRange(0, len(_VALUES) - 1)]
+            # A copy: a shared list placed twice could later be put inside itself (a cycle), and edits
+            # to it would leak into later inputs (a fuzzer needs each input to mean one thing).
+            parent[place[-1]] = copy.deepcopy(_VALUES[fdp.ConsumeIntInRange(0, len(_VALUES) - 1)])
     if fdp.ConsumeBool():  # re-stamped, as a tool that rewrites the manifest would: past the id check
         manifest.pop("bundle_id", None)
         manifest["bundle_id"] = compute_bundle_id(manifest)
