@@ -89,19 +89,21 @@ def _check_types(spec: object) -> None:
             raise ManifestError(f"{name}.{f.name} must be {_describe(hints[f.name])}, got {shown}")
 
 
-def _describe(hint: object) -> str:
-    """`int` -> "an integer", `tuple[float, ...]` -> "a list of finite numbers", and so on."""
-    words = {int: ("an integer", "integers"), float: ("a finite number", "finite numbers"),
-             str: ("a string", "strings"), bool: ("true or false", "booleans")}  # fmt: skip
-    if hint in words:
-        return words[hint][0]
+_WORDS = {int: ("an integer", "integers"), float: ("a finite number", "finite numbers"),
+          str: ("a string", "strings"), bool: ("true or false", "booleans")}  # fmt: skip
+
+
+def _describe(hint: object, *, plural: bool = False) -> str:
+    """`int` -> "an integer", `tuple[int | str, ...]` -> "a list of integers or strings", and so on."""
+    if hint in _WORDS:
+        return _WORDS[hint][plural]
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(arg) for arg in args)
+        return " or ".join(_describe(arg, plural=plural) for arg in args)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return f"a list of {words[args[0]][1]}" if args[0] in words else "a list of " + _describe(args[0])
+        return "a list of " + _describe(args[0], plural=True)
     if origin is tuple:
-        return f"a list of {len(args)} " + (words[args[0]][1] if args[0] in words else "values")
+        return f"a list of {len(args)} " + _describe(args[0], plural=True)
     if origin is dict:
         return "an object"
     return getattr(hint, "__name__", str(hint))
