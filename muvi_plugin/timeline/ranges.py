@@ -7,7 +7,8 @@ All ranges are in the timeline's track time (0 at the start of its tracks) and w
   `240-480` or `240f-480f` and seconds `10s-20.5s`, counted from the timeline's start.
 - Markers are matched by name and/or colour wherever they sit (the timeline's stack, a track, a clip, a
   nested stack). A marker with a duration is a range; a marker without one opens a range that runs to the
-  next matching marker, or to the timeline's end.
+  next matching marker at a later frame, or to the timeline's end (markers stacked on one frame open one
+  range; the same range marked twice is scored once).
 - In/out: the first pair of keys `in`/`out`, `mark_in`/`mark_out` or `in_point`/`out_point` in the timeline's
   metadata or one level below it (`metadata["Resolve_OTIO"]["mark_in"]`). Timecode strings and
   RationalTimes are absolute, as typed ranges; plain numbers are frames from the timeline's start.
