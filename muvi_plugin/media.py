@@ -630,9 +630,9 @@ def _fill_audio(
     n = out.shape[1]
     # Mono and stereo keep their channels (layout None) and are mixed in `_place`: FFmpeg's stereo-to-mono
     # matrix sums both channels at -3 dB, which boosts correlated music by 3 dB and can exceed 1.0.
-    # Surround is folded to stereo by FFmpeg's standard matrix first.
-    layout = None if (stream.channels or 1) <= 2 else "stereo"
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    # Surround is folded to stereo by FFmpeg's standard matrix first. The resampler is set up from the
+    # first frame (not the stream's header, which can disagree with what the decoder gives).
+    resampler, source = None, None
     position = None  # index in `out` of the next resampled sample (negative: before `start`)
     # Audio decoders and the resampler need a little signal before `start` to settle (AAC overlaps
     # each packet with the previous one), hence the pre-roll.
@@ -644,10 +644,20 @@ def _fill_audio(
                     raise _SeekOvershoot
                 raise MediaError(path, f"range starts at {_seconds(start)} s, before the first sample")
             position = round((time - start) * sample_rate)
+        if (frame.format.name, frame.layout.name, frame.sample_rate) != source:
+            # A stream may change its layout or rate midway (a broadcast switching 5.1 and stereo; a
+            # corrupt AAC header): the resampler only takes what it was set up for, so the old one is
+            # flushed and a new one set up (found by fuzzing: "Frame does not match AudioResampler setup").
+            if resampler is not None:
+                position = _place(resampler.resample(None), out, position)
+            source = (frame.format.name, frame.layout.name, frame.sample_rate)
+            layout = None if len(frame.layout.channels) <= 2 else "stereo"
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        assert resampler is not None  # set up for the first frame above
         position = _place(resampler.resample(frame), out, position)
         if position >= n:
             return
-    if position is None:
+    if position is None or resampler is None:
         raise MediaError(path, "unreadable or truncated file (no decodable audio in range)")
     position = _place(resampler.resample(None), out, position)  # flush the resampler's delay line
     if position < n - TOLERANCE * sample_rate:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from muvi_plugin import media
@@ -70,9 +72,40 @@ def test_an_audio_stream_of_a_codec_ffmpeg_does_not_know_is_no_audio():
         media.read_audio(kept, start=0, end=0.2, sample_rate=8000)
 
 
+def _adts(path: Path, layout: str, frequency: float) -> bytes:
+    """One second of AAC in ADTS (a raw AAC stream: a file of them can change layout midway)."""
+    with av.open(str(path), "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=48000, layout=layout)
+        wave = 0.3 * np.sin(2 * np.pi * frequency * np.arange(48000) / 48000).astype(np.float32)
+        wave = np.tile(wave, (1 if layout == "mono" else 2, 1))
+        for at in range(0, 48000, 1024):
+            chunk = np.ascontiguousarray(wave[:, at : at + 1024])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate, frame.pts = 48000, at
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path.read_bytes()
+
+
+def test_audio_that_changes_layout_midway_is_read_whole(tmp_path):
+    # Found by fuzzing (the kept input's AAC switches from stereo to a corrupt 33-channel layout): the
+    # resampler, set up once, raised ValueError ("Frame does not match AudioResampler setup") on any
+    # stream that changes layout, as broadcast AAC does between mono, stereo and 5.1.
+    switch = tmp_path / "switch.aac"
+    switch.write_bytes(_adts(tmp_path / "a.aac", "mono", 440.0) + _adts(tmp_path / "b.aac", "stereo", 660.0))
+    audio = media.read_audio(switch, start=0.0, end=1.9, sample_rate=16000)
+    assert audio.shape == (30400,) and np.abs(audio[:15000]).max() > 0.2 and np.abs(audio[17000:]).max() > 0.2
+    kept = KEPT / "media" / "audio-layout-changes-to-33-channels.mp4"
+    with pytest.raises(
+        MuviError, match=r"33-channels.mp4: unreadable or truncated file \(Invalid argument\)"
+    ):
+        media.read_audio(kept, start=0.0, end=0.4, sample_rate=8000)  # no downmix for 33 unknown channels
+
+
 def test_every_kept_input_is_a_case_here():
     kept = sorted(f"{p.parent.name}/{p.name}" for p in KEPT.glob("*/*") if p.name != "README.md")
-    listed = [f"{target}/{name}" for target, name, _ in CASES] + ["media/audio-of-unknown-codec.mkv"]
+    listed = [f"{target}/{name}" for target, name, _ in CASES]
+    listed += ["media/audio-of-unknown-codec.mkv", "media/audio-layout-changes-to-33-channels.mp4"]
     assert kept == sorted(listed)
 
 
