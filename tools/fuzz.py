@@ -355,8 +355,8 @@ def _worker(args: argparse.Namespace) -> None:
     out = Path(args.out)
     crashes_dir = out / "crashes"
     crashes_dir.mkdir(parents=True, exist_ok=True)
-    stats = {"target": args.target, "executions": 0, "crashes": {}}
-    last_write = [0.0]
+    stats: dict = {"target": args.target, "executions": 0, "crashes": {}, "memory": {}}
+    last_write, peak = [0.0], [_peak_rss_mb()]
 
     def save() -> None:
         (out / "stats.json").write_text(json.dumps(stats, indent=1))
@@ -372,6 +372,17 @@ def _worker(args: argparse.Namespace) -> None:
             (crashes_dir / name).write_bytes(data)
             stats["crashes"][found[0]] = {"input": name, "message": found[1]}
             print(f"fuzz: new crash {found[0]}: {found[1]} -> {name}", file=sys.stderr, flush=True)
+            save()
+        elif _peak_rss_mb() - peak[0] >= MEMORY_STEP_MB:
+            # Not a crash, but worth a look: one small input that makes the process grow this much.
+            grown, peak[0] = _peak_rss_mb() - peak[0], _peak_rss_mb()
+            name = f"{args.target}-{hashlib.sha1(data).hexdigest()[:12]}{SUFFIXES[args.target](data)}"
+            (out / "memory").mkdir(exist_ok=True)
+            (out / "memory" / name).write_bytes(data)
+            stats["memory"][name] = {"grew_mb": grown, "bytes": len(data)}
+            print(
+                f"fuzz: +{grown} MB peak memory after {name} ({len(data)} bytes)", file=sys.stderr, flush=True
+            )
             save()
         elif time.monotonic() - last_write[0] > 2.0:
             save()
@@ -392,6 +403,15 @@ def _worker(args: argparse.Namespace) -> None:
     save()
     atheris.Setup(libfuzzer, one)
     atheris.Fuzz()
+
+
+MEMORY_STEP_MB = 200  # one input raising the peak memory this much is kept under OUT/memory/
+
+
+def _peak_rss_mb() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
 
 
 def fuzz(args: argparse.Namespace) -> dict:
@@ -442,6 +462,7 @@ def fuzz(args: argparse.Namespace) -> dict:
         "seeds": seeded,
         "corpus": len(list(corpus.iterdir())),
         "crashes": crashes,
+        "memory": stats.get("memory", {}),
         "exit": done.returncode,
     }
 
@@ -488,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         f"fuzz {report['target']}: {report['executions']} executions in {report['seconds']} s "
         f"({report['seeds']} seeds, corpus {report['corpus']}), {len(report['crashes'])} distinct crash(es)"
     )
+    for name, grown in report["memory"].items():
+        where = args.out / "memory" / name
+        print(f"  memory: +{grown['grew_mb']} MB peak after {where} ({grown['bytes']} bytes)")
     for found, seen in report["crashes"].items():
         print(f"  {found}: {seen['message']}\n    input: {args.out / 'crashes' / seen['input']}")
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
