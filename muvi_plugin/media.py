@@ -40,6 +40,9 @@ from muvi_plugin.errors import MuviError
 from muvi_plugin.guard import input_problem
 
 TOLERANCE = 0.1  # seconds a range may overrun the media or a stream (one frame at 10 FPS)
+# Audio sample rates muvi reads. A corrupt header can claim 2 Hz: resampled to 24 kHz, each of its samples
+# becomes 12,000, and a 7 KB file took 657 MB (found by fuzzing).
+AUDIO_RATES = (1000, 768_000)
 FITS = ("crop", "pad")
 # Timestamps this close count as equal: Matroska stores milliseconds, so a frame meant for exactly t
 # may be stored a hair late.
@@ -644,6 +647,10 @@ def _fill_audio(
                     raise _SeekOvershoot
                 raise MediaError(path, f"range starts at {_seconds(start)} s, before the first sample")
             position = round((time - start) * sample_rate)
+        if not AUDIO_RATES[0] <= frame.sample_rate <= AUDIO_RATES[1]:
+            raise MediaError(
+                path, f"audio at {frame.sample_rate} Hz (muvi reads {AUDIO_RATES[0]} to {AUDIO_RATES[1]} Hz)"
+            )
         if (frame.format.name, frame.layout.name, frame.sample_rate) != source:
             # A stream may change its layout or rate midway (a broadcast switching 5.1 and stereo; a
             # corrupt AAC header): the resampler only takes what it was set up for, so the old one is

@@ -102,10 +102,33 @@ def test_audio_that_changes_layout_midway_is_read_whole(tmp_path):
         media.read_audio(kept, start=0.0, end=0.4, sample_rate=8000)  # no downmix for 33 unknown channels
 
 
+def test_audio_claiming_2_hz_is_refused_not_resampled_into_gigabytes():
+    # Found by fuzzing (the harness keeps inputs that raise the peak memory by 200 MB): a 7 KB file whose
+    # header says 2 Hz; resampled to 24 kHz every sample became 12,000, and reading 0.3 s took 657 MB.
+    kept = KEPT / "media" / "audio-at-2-hz.mp4"
+    script = (
+        "from muvi_plugin import media\n"
+        "try:\n"
+        f"    media.read_audio({str(kept)!r}, start=0.0, end=0.3, sample_rate=24000)\n"
+        "except media.MediaError as error:\n"
+        "    print(error)\n"
+        # VmHWM: this process's peak since exec (ru_maxrss would carry over the forking parent's).
+        "peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')][0]\n"
+        "print(int(peak.split()[1]) // 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=ENV, capture_output=True, text=True, timeout=120
+    )
+    message, peak_mb = done.stdout.splitlines()
+    assert message == f"{kept}: audio at 2 Hz (muvi reads 1000 to 768000 Hz)", done.stderr
+    assert int(peak_mb) < 200  # the interpreter, numpy and PyAV: about 50 MB
+
+
 def test_every_kept_input_is_a_case_here():
     kept = sorted(f"{p.parent.name}/{p.name}" for p in KEPT.glob("*/*") if p.name != "README.md")
     listed = [f"{target}/{name}" for target, name, _ in CASES]
     listed += ["media/audio-of-unknown-codec.mkv", "media/audio-layout-changes-to-33-channels.mp4"]
+    listed += ["media/audio-at-2-hz.mp4"]
     assert kept == sorted(listed)
 
 
