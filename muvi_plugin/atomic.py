@@ -15,10 +15,12 @@ systems and the writer's format can still be chosen by the suffix. Files are flu
 before the rename, so a crash right after it does not leave an empty file under the name. The writer
 creates the temporary itself (not `mkstemp`), so it gets the user's usual permissions.
 
-A process killed mid-write (SIGKILL, power loss) cannot remove its temporary; the next write into the same
-folder does (`remove_stale`): a name that matches the pattern above exactly, written on this machine by a
-process that no longer runs. Nothing else is ever removed: not another name, not a live process's
-temporary, not one from another machine sharing the folder (its pids are not ours to judge).
+A process killed mid-write (SIGKILL, power loss) cannot remove its temporary; the next process to write
+into the same folder does, on its first write there (`remove_stale`; once per folder, so a writer of
+thousands of files does not list its folder thousands of times): a name that matches the pattern above
+exactly, written on this machine by a process that no longer runs. Nothing else is ever removed: not
+another name, not a live process's temporary, not one from another machine sharing the folder (its pids
+are not ours to judge).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ __all__ = ["atomic_path", "remove_stale", "temporary_name", "write_bytes", "writ
 TEMPORARY = re.compile(
     r"\..+\.muvi-(?P<pid>[1-9][0-9]{0,9})-(?P<host>[0-9a-f]{6})-[0-9a-f]{12}\.part(\.[^.]+)?"
 )
+
+
+_CLEANED: set[str] = set()  # folders this process has cleaned (a killed writer's leftovers are older)
 
 
 def host_tag() -> str:
@@ -112,7 +117,9 @@ def atomic_path(path: str | os.PathLike, *, fsync: bool = True) -> Iterator[Path
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(2, f"the folder {path.parent} does not exist", os.fspath(path))
-    remove_stale(path.parent)
+    if os.path.realpath(path.parent) not in _CLEANED:  # once per folder and process: cheap on big folders
+        _CLEANED.add(os.path.realpath(path.parent))
+        remove_stale(path.parent)
     tmp = temporary_name(path)
     try:
         yield tmp
