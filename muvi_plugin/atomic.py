@@ -18,9 +18,10 @@ creates the temporary itself (not `mkstemp`), so it gets the user's usual permis
 A process killed mid-write (SIGKILL, power loss) cannot remove its temporary; the next process to write
 into the same folder does, on its first write there (`remove_stale`; once per folder, so a writer of
 thousands of files does not list its folder thousands of times): a name that matches the pattern above
-exactly, written on this machine by a process that no longer runs. Nothing else is ever removed: not
-another name, not a live process's temporary, not one from another machine sharing the folder (its pids
-are not ours to judge).
+exactly, written on this machine by a process that no longer runs. A folder being replaced is moved aside
+(`.<name>.muvi-<pid>-<host>-<12 hex>.aside`) while the new one moves in; if the process died in between,
+the old one goes back under its name. Nothing else is ever removed: not another name, not a live
+process's temporary, not one from another machine sharing the folder (its pids are not ours to judge).
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ from pathlib import Path
 
 __all__ = ["atomic_path", "remove_stale", "temporary_name", "write_bytes", "write_text"]
 
+_OWNER = r"\.muvi-(?P<pid>[1-9][0-9]{0,9})-(?P<host>[0-9a-f]{6})-[0-9a-f]{12}"
 # `.<stem>.muvi-<pid>-<host>-<token>.part<suffix>`, exactly what `temporary_name` makes.
-TEMPORARY = re.compile(
-    r"\..+\.muvi-(?P<pid>[1-9][0-9]{0,9})-(?P<host>[0-9a-f]{6})-[0-9a-f]{12}\.part(\.[^.]+)?"
-)
+TEMPORARY = re.compile(r"\..+" + _OWNER + r"\.part(\.[^.]+)?")
+# `.<name>.muvi-<pid>-<host>-<token>.aside`: a folder being replaced, moved aside for a moment.
+ASIDE = re.compile(r"\.(?P<name>.+)" + _OWNER + r"\.aside")
 
 
 _CLEANED: set[str] = set()  # folders this process has cleaned (a killed writer's leftovers are older)
@@ -59,9 +61,12 @@ def temporary_name(path: str | os.PathLike) -> Path:
 
 
 def remove_stale(folder: Path) -> list[Path]:
-    """Remove the temporaries that killed muvi processes left in `folder`; returns what was removed.
+    """Remove the temporaries that killed muvi processes left in `folder`; returns what was removed or
+    put back.
 
-    Only names matching `TEMPORARY` exactly, made on this machine, whose process is gone. Errors (a
+    Only names matching `TEMPORARY` exactly, made on this machine, whose process is gone. A folder that
+    was moved aside to be replaced (`ASIDE`) is removed only when its name holds the new one; otherwise it
+    is put back under its name, since it is then the only complete version. Errors (a
     folder that cannot be listed, a file that cannot be removed) are ignored: cleaning up must never stop
     a write.
     """
@@ -74,10 +79,19 @@ def remove_stale(folder: Path) -> list[Path]:
     except OSError:
         return []
     for name in names:
-        match = TEMPORARY.fullmatch(name)
+        match = TEMPORARY.fullmatch(name) or ASIDE.fullmatch(name)
         if match is None or match["host"] != here or _alive(int(match["pid"])):
             continue
         path = Path(folder, name)
+        if match.re is ASIDE and not os.path.lexists(Path(folder, match["name"])):
+            # Killed between moving the old folder aside and the new one in: the old one is the only
+            # complete one, so it goes back under its name (never removed).
+            try:
+                os.replace(path, Path(folder, match["name"]))
+            except OSError:
+                continue
+            removed.append(path)
+            continue
         _remove(path)
         if not os.path.lexists(path):
             removed.append(path)
@@ -154,7 +168,7 @@ def _replace_folder(tmp: Path, path: Path) -> None:
     if not path.exists():
         os.replace(tmp, path)
         return
-    old = temporary_name(path.with_name(path.name + ".old"))
+    old = path.parent / f".{path.name}.muvi-{os.getpid()}-{host_tag()}-{secrets.token_hex(6)}.aside"
     os.replace(path, old)
     try:
         os.replace(tmp, path)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from muvi_plugin.atomic import TEMPORARY, host_tag, remove_stale, temporary_name, write_text
+from muvi_plugin.atomic import TEMPORARY, atomic_path, host_tag, remove_stale, temporary_name, write_text
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and pid checks are POSIX")
 
@@ -70,10 +70,15 @@ def test_a_live_writers_temporary_is_kept(tmp_path):
     assert remove_stale(tmp_path) == [tmp]
 
 
-def test_only_muvis_own_names_of_dead_processes_on_this_machine_are_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)  # fmt: skip
-    pid, here = int(dead.stdout), host_tag()
+    return int(done.stdout)
+
+
+def test_only_muvis_own_names_of_dead_processes_on_this_machine_are_removed(tmp_path):
+    pid, here = dead_pid(), host_tag()
     other_host = "0" * 6 if here != "0" * 6 else "1" * 6
     stale = [
         f".take.muvi-{pid}-{here}-0123456789ab.part.wav",
@@ -100,3 +105,23 @@ def test_only_muvis_own_names_of_dead_processes_on_this_machine_are_removed(tmp_
     assert sorted(p.name for p in removed) == sorted(stale)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
     assert TEMPORARY.fullmatch(temporary_name(tmp_path / "a.b.wav").name)
+
+
+def test_a_folder_moved_aside_goes_back_if_its_replacement_never_arrived(tmp_path):
+    # Replacing a folder moves the old one aside, then the new one in: a process killed in between left
+    # only the old one, under its aside name. It goes back; once the new one is in place, it is removed.
+    pid, here = dead_pid(), host_tag()
+    aside = tmp_path / f".cut.otiod.muvi-{pid}-{here}-0123456789ab.aside"
+    aside.mkdir()
+    (aside / "content.otio").write_text("old")
+    assert remove_stale(tmp_path) == [aside]
+    assert [p.name for p in tmp_path.iterdir()] == ["cut.otiod"]
+    assert (tmp_path / "cut.otiod" / "content.otio").read_text() == "old"
+    aside.mkdir()
+    assert remove_stale(tmp_path) == [aside] and [p.name for p in tmp_path.iterdir()] == ["cut.otiod"]
+    # And the writer itself replaces a folder leaving nothing aside.
+    with atomic_path(tmp_path / "cut.otiod") as tmp:
+        tmp.mkdir()
+        (tmp / "content.otio").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["cut.otiod"]
+    assert (tmp_path / "cut.otiod" / "content.otio").read_text() == "new"
