@@ -103,27 +103,48 @@ def read_timeline(
 _BARE_INF = re.compile(r"(?<![A-Za-z0-9_])Inf(?![A-Za-z0-9_])")
 
 
-class _Twice(Exception):
-    """A JSON object holding one key twice."""
+class _NotTimeline(Exception):
+    """A JSON document OTIO's reader would crash on (see `_check_otio_json`)."""
 
 
-def _no_key_twice(pairs: list[tuple[str, object]]) -> dict:
+# Fields of OTIO objects that hold OTIO objects: one (or null), a list of them, or a name -> object map.
+_ONE_OBJECT = ("media_reference", "tracks")
+_OBJECT_LIST = ("children", "effects", "markers")
+_OBJECT_MAP = ("media_references",)
+
+
+def _checked_object(pairs: list[tuple[str, object]]) -> dict:
+    """One JSON object as read: no key twice; in an OTIO object, fields meant for OTIO objects hold them."""
     keys = [key for key, _ in pairs]
+    found = dict(pairs)
+    what = f"{str(found.get('OTIO_SCHEMA', 'object')).split('.')[0]} {found.get('name', '')!r}"
     twice = next((key for key in keys if keys.count(key) > 1), None)
     if twice is not None:
-        found = dict(pairs)
-        schema = str(found.get("OTIO_SCHEMA", "object")).split(".")[0]
-        raise _Twice(f"{schema} {found.get('name', '')!r} holds the key {twice!r} twice")
-    return dict(pairs)
+        raise _NotTimeline(f"{what} holds the key {twice!r} twice")
+    if "OTIO_SCHEMA" in found:
+        for key, value in found.items():
+            if key in _ONE_OBJECT:
+                held = [] if value is None else [value]
+            elif key in _OBJECT_LIST:
+                held = value if isinstance(value, list) else [value]
+            elif key in _OBJECT_MAP:
+                held = list(value.values()) if isinstance(value, dict) else [value]
+            else:
+                continue
+            if not all(isinstance(item, dict) and "OTIO_SCHEMA" in item for item in held):
+                raise _NotTimeline(f"{what}: its {key!r} holds something that is not an OTIO object")
+    return found
 
 
 def _check_otio_json(path: Path, adapter: str) -> None:
     """Refuse an OTIO JSON document that OTIO's own reader would crash the process on.
 
     OpenTimelineIO 0.18.1's C++ JSON reader dies with SIGSEGV (no exception, the whole program gone) on an
-    object holding one key twice with object values (a clip with two `"media_reference"` keys; found by
-    fuzzing, tests/data/fuzz/timeline/). Python's JSON reader checks the `.otio` (or the `content.otio`
-    of an `.otioz` or `.otiod`) first; it also names where a syntax error is.
+    object holding one key twice with object values (a clip with two `"media_reference"` keys), and on a
+    plain JSON object holding an OTIO object where an OTIO object belongs (a clip's `media_reference`
+    `{"x": {"OTIO_SCHEMA": "Foo.1"}}`); both found by fuzzing (tests/data/fuzz/timeline/). Python's JSON
+    reader checks the `.otio` (or the `content.otio` of an `.otioz` or `.otiod`) first; it also names
+    where a syntax error is.
     """
     try:
         if adapter == "otio_json":
@@ -139,13 +160,13 @@ def _check_otio_json(path: Path, adapter: str) -> None:
         return  # no content.otio, an encrypted or odd zip: OTIO's reader says what is wrong
     try:
         try:
-            json.loads(data, object_pairs_hook=_no_key_twice)
+            json.loads(data, object_pairs_hook=_checked_object)
         except json.JSONDecodeError:
             # OTIO's reader (RapidJSON with kParseNanAndInfFlag) also takes `Inf`, which Python's does not
             # (OTIO's sample big_int.otio holds one); inside a string the change keeps it a string.
             text = data.decode("utf-8") if isinstance(data, bytes) else data
-            json.loads(_BARE_INF.sub("Infinity", text), object_pairs_hook=_no_key_twice)
-    except _Twice as error:
+            json.loads(_BARE_INF.sub("Infinity", text), object_pairs_hook=_checked_object)
+    except _NotTimeline as error:
         raise MuviError(f"{path}: cannot read the timeline ({error})") from None
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise MuviError(f"{path}: cannot read the timeline (not valid JSON: {_one_line(error)})") from None

@@ -32,6 +32,11 @@ CASES = [
     ("manifest", "graph-file-number.json", "graphs.encoder: graph.file must be a string"),
     ("manifest", "graphs-not-an-object.json", "graphs must be an object, got 1"),
     ("timeline", "media-reference-twice.otio", "cannot read the timeline (Clip 'Clip-001' holds the key"),
+    (
+        "timeline",
+        "media-reference-not-an-object.otio",
+        "(Clip 'Clip-001': its 'media_reference' holds something",
+    ),
     ("timeline", "clip-without-length.otio", "clip 'brokchrd (loop)-HD.mp4' has no length"),
     ("timeline", "clip-of-no-type.fcpxml", "cannot read the timeline (TypeError: __init__(): incompatible"),
 ]
