@@ -111,6 +111,13 @@ class _NotTimeline(Exception):
 _ONE_OBJECT = ("media_reference", "tracks")
 _OBJECT_LIST = ("children", "effects", "markers")
 _OBJECT_MAP = ("media_references",)
+# OTIO's value types read as plain values: only their own fields.
+_VALUE_FIELDS = {
+    "RationalTime": {"rate", "value"},
+    "TimeRange": {"start_time", "duration"},
+    "TimeTransform": {"offset", "scale", "rate"},
+}
+_SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[1-9][0-9]*")
 
 
 def _checked_object(pairs: list[tuple[str, object]]) -> dict:
@@ -122,6 +129,12 @@ def _checked_object(pairs: list[tuple[str, object]]) -> dict:
     if twice is not None:
         raise _NotTimeline(f"{what} holds the key {twice!r} twice")
     if "OTIO_SCHEMA" in found:
+        schema = found["OTIO_SCHEMA"]
+        if not (isinstance(schema, str) and _SCHEMA.fullmatch(schema)):
+            raise _NotTimeline(f"{what}: OTIO_SCHEMA {schema!r} is not NAME.VERSION")
+        extra = set(found) - {"OTIO_SCHEMA"} - _VALUE_FIELDS.get(schema.split(".")[0], set(found))
+        if extra:
+            raise _NotTimeline(f"{schema} holds fields it does not have: {', '.join(sorted(extra))}")
         for key, value in found.items():
             if key in _ONE_OBJECT:
                 held = [] if value is None else [value]
@@ -142,9 +155,10 @@ def _check_otio_json(path: Path, adapter: str) -> None:
     OpenTimelineIO 0.18.1's C++ JSON reader dies with SIGSEGV (no exception, the whole program gone) on an
     object holding one key twice with object values (a clip with two `"media_reference"` keys), and on a
     plain JSON object holding an OTIO object where an OTIO object belongs (a clip's `media_reference`
-    `{"x": {"OTIO_SCHEMA": "Foo.1"}}`); both found by fuzzing (tests/data/fuzz/timeline/). Python's JSON
-    reader checks the `.otio` (or the `content.otio` of an `.otioz` or `.otiod`) first; it also names
-    where a syntax error is.
+    `{"x": {"OTIO_SCHEMA": "Foo.1"}}`), a value type holding fields it does not have (a RationalTime with
+    `"children"`), a document that is no OTIO object; all found by fuzzing (tests/data/fuzz/timeline/).
+    Python's JSON reader checks the `.otio` (or the `content.otio` of an `.otioz` or `.otiod`) first, for
+    these shapes (OTIO's own files never have them); it also names where a syntax error is.
     """
     try:
         if adapter == "otio_json":
@@ -160,12 +174,14 @@ def _check_otio_json(path: Path, adapter: str) -> None:
         return  # no content.otio, an encrypted or odd zip: OTIO's reader says what is wrong
     try:
         try:
-            json.loads(data, object_pairs_hook=_checked_object)
+            document = json.loads(data, object_pairs_hook=_checked_object)
         except json.JSONDecodeError:
             # OTIO's reader (RapidJSON with kParseNanAndInfFlag) also takes `Inf`, which Python's does not
             # (OTIO's sample big_int.otio holds one); inside a string the change keeps it a string.
             text = data.decode("utf-8") if isinstance(data, bytes) else data
-            json.loads(_BARE_INF.sub("Infinity", text), object_pairs_hook=_checked_object)
+            document = json.loads(_BARE_INF.sub("Infinity", text), object_pairs_hook=_checked_object)
+        if not (isinstance(document, dict) and "OTIO_SCHEMA" in document):
+            raise _NotTimeline("the document is not an OTIO object (no OTIO_SCHEMA at its top)")
     except _NotTimeline as error:
         raise MuviError(f"{path}: cannot read the timeline ({error})") from None
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors

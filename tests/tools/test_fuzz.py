@@ -19,6 +19,7 @@ import pytest
 
 from muvi_plugin import media
 from muvi_plugin.errors import MuviError
+from muvi_plugin.timeline.source import read_timeline
 from tests.hosts import require
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +36,9 @@ CASES = [
     (
         "timeline",
         "media-reference-not-an-object.otio",
-        "(Clip 'Clip-001': its 'media_reference' holds something",
+        "(TimeRange '': OTIO_SCHEMA 'TimeRange.0' is not NAME.VERSION)",
     ),
+    ("timeline", "time-holding-a-clip.otio", "(RationalTime.1 holds fields it does not have: children)"),
     ("timeline", "clip-without-length.otio", "clip 'brokchrd (loop)-HD.mp4' has no length"),
     ("timeline", "clip-of-no-type.fcpxml", "cannot read the timeline (TypeError: __init__(): incompatible"),
 ]
@@ -127,6 +129,40 @@ def test_audio_claiming_2_hz_is_refused_not_resampled_into_gigabytes():
     message, peak_mb = done.stdout.splitlines()
     assert message == f"{kept}: audio at 2 Hz (muvi reads 1000 to 768000 Hz)", done.stderr
     assert int(peak_mb) < 200  # the interpreter, numpy and PyAV: about 50 MB
+
+
+CLIP = '{"OTIO_SCHEMA": "Clip.1", "name": "c", "media_reference": %s}'
+TIMELINE = '{"OTIO_SCHEMA": "Timeline.1", "tracks": {"OTIO_SCHEMA": "Stack.1", "children": [%s]}}'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            TIMELINE % CLIP % '{"x": {"OTIO_SCHEMA": "Foo.1"}}',
+            "Clip 'c': its 'media_reference' holds something",
+        ),
+        (
+            TIMELINE % '{"OTIO_SCHEMA": "Clip.1", "name": "c", "name": "d"}',
+            "Clip 'd' holds the key 'name' twice",
+        ),
+        (
+            TIMELINE % '{"OTIO_SCHEMA": "RationalTime.1", "rate": 1, "value": 1, "children": []}',
+            "fields it does",
+        ),
+        (TIMELINE % CLIP % '{"OTIO_SCHEMA": "Foo.0"}', "OTIO_SCHEMA 'Foo.0' is not NAME.VERSION"),
+        ('{"tracks": {"children": []}}', "the document is not an OTIO object (no OTIO_SCHEMA at its top)"),
+        ('{"OTIO_SCHEMA": "Timeline.1", "tracks": Inf', "not valid JSON: Expecting ',' delimiter"),
+    ],
+)
+def test_shapes_that_kill_otios_reader_are_refused_before_it_reads(tmp_path, text, message):
+    # One small document per rule of the pre-read; the rules come from the kept inputs that killed
+    # OpenTimelineIO 0.18.1's reader (SIGSEGV). The first document kills it by itself.
+    path = tmp_path / "cut.otio"
+    path.write_text(text)
+    with pytest.raises(MuviError, match="cannot read the timeline") as caught:
+        read_timeline(path)
+    assert message in str(caught.value)
 
 
 def test_every_kept_input_is_a_case_here():
