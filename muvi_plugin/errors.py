@@ -6,6 +6,9 @@ alone and shows its message.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class MuviError(Exception):
     """Base of the runtime's own errors; the message names the file (or setting) and the problem."""
@@ -25,3 +28,21 @@ class Cancelled(MuviError):
 
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(message)
+
+
+def load_library(name: str, needed_by: str) -> ModuleType:
+    """Import `name` on first use, for `needed_by` ("mastering", "the tempo plan"): a library only it needs.
+
+    Raises:
+        MuviError: It cannot be imported here, typically a SciPy built for a newer NumPy than the host's
+            (SciPy 1.16+ in Blender 4.2's NumPy 1.24: "No module named 'numpy.exceptions'"): one line.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        import numpy
+
+        raise MuviError(
+            f"{needed_by} cannot load {name} with NumPy {numpy.__version__} ({error}); "
+            "install versions of SciPy, pyloudnorm and pedalboard that support this NumPy"
+        ) from None

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +43,82 @@ class ManifestError(ValueError):
     """A manifest that is missing, malformed, or of another schema version."""
 
 
+def _matches(value: object, hint: object) -> bool:
+    """Whether a JSON value fits a field's type: ints are not bools, floats are finite numbers, tuples
+    may be read as lists."""
+    if hint is Any:
+        return True
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if origin is tuple:
+        if not isinstance(value, tuple | list):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(item, args[0]) for item in value)
+        return len(value) == len(args) and all(
+            _matches(item, arg) for item, arg in zip(value, args, strict=True)
+        )
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+        )
+    raise TypeError(f"no check for {hint!r}")  # a field of a type this function does not know yet
+
+
+def _check_types(spec: object) -> None:
+    """Every field of the dataclass `spec` holds a value of its declared type (`manifest.json` is JSON
+    from anywhere: a string where a number belongs would otherwise fail deep inside the runtime)."""
+    hints = typing.get_type_hints(type(spec))
+    for f in dataclasses.fields(spec):  # type: ignore[arg-type]
+        value = getattr(spec, f.name)
+        if not _matches(value, hints[f.name]):
+            name = type(spec).__name__.removesuffix("Spec").lower()
+            shown = json.dumps(value, default=repr)
+            shown = shown if len(shown) <= 60 else shown[:59] + "…"
+            raise ManifestError(f"{name}.{f.name} must be {_describe(hints[f.name])}, got {shown}")
+
+
+_WORDS = {int: ("an integer", "integers"), float: ("a finite number", "finite numbers"),
+          str: ("a string", "strings"), bool: ("true or false", "booleans")}  # fmt: skip
+
+
+def _describe(hint: object, *, plural: bool = False) -> str:
+    """`int` -> "an integer", `tuple[int | str, ...]` -> "a list of integers or strings", and so on."""
+    if hint in _WORDS:
+        return _WORDS[hint][plural]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg, plural=plural) for arg in args)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return "a list of " + _describe(args[0], plural=True)
+    if origin is tuple:
+        return f"a list of {len(args)} " + _describe(args[0], plural=True)
+    if origin is dict:
+        return "an object"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _at_least(spec: object, minimum: float, *names: str, above: bool = False) -> None:
+    for name in names:
+        value = getattr(spec, name)
+        if value < minimum or (above and value == minimum):
+            kind = type(spec).__name__.removesuffix("Spec").lower()
+            raise ManifestError(
+                f"{kind}.{name} must be {'over' if above else 'at least'} {minimum:g}, got {value!r}"
+            )
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """One graph input or output. `shape` entries are ints (fixed) or axis names (dynamic)."""
@@ -48,6 +128,7 @@ class TensorSpec:
     shape: tuple[int | str, ...]
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.dtype not in DTYPES:
             raise ManifestError(f"tensor {self.name!r}: dtype {self.dtype!r} is not one of {DTYPES}")
         object.__setattr__(self, "shape", tuple(self.shape))
@@ -61,8 +142,11 @@ class GraphSpec:
     outputs: tuple[TensorSpec, ...]
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.inputs, list | tuple) and isinstance(self.outputs, list | tuple)):
+            raise ManifestError(f"graph {self.file!r}: inputs and outputs must be lists")
         object.__setattr__(self, "inputs", tuple(_spec(t) for t in self.inputs))
         object.__setattr__(self, "outputs", tuple(_spec(t) for t in self.outputs))
+        _check_types(self)
 
     def input(self, name: str) -> TensorSpec | None:
         return next((t for t in self.inputs if t.name == name), None)
@@ -81,6 +165,13 @@ class AudioSpec:
     f_max: float
     log_floor: float
 
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _at_least(self, 1, "sample_rate", "hop_length", "n_fft", "win_length", "n_mels")
+        _at_least(self, 0, "f_min")
+        _at_least(self, self.f_min, "f_max", above=True)
+        _at_least(self, 0, "log_floor", above=True)
+
 
 @dataclass(frozen=True)
 class LatentSpec:
@@ -91,10 +182,15 @@ class LatentSpec:
     std: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        _check_types(self)
         object.__setattr__(self, "mean", tuple(float(x) for x in self.mean))
         object.__setattr__(self, "std", tuple(float(x) for x in self.std))
+        _at_least(self, 1, "channels", "downsample")
+        _at_least(self, 0, "rate", above=True)
         if len(self.mean) != self.channels or len(self.std) != self.channels:
             raise ManifestError("latent mean/std must have one value per latent channel")
+        if min(self.std) <= 0:
+            raise ManifestError(f"latent.std must be over 0 (it divides), got {min(self.std)!r}")
 
 
 @dataclass(frozen=True)
@@ -107,7 +203,12 @@ class VideoSpec:
     has_cls: bool
 
     def __post_init__(self) -> None:
+        _check_types(self)
         object.__setattr__(self, "grid", tuple(self.grid))
+        _at_least(self, 1, "image_size", "clip_frames", "feature_dim")
+        _at_least(self, 0, "fps", above=True)
+        if min(self.grid) < 1:
+            raise ManifestError(f"video.grid must be two integers of at least 1, got {list(self.grid)}")
 
 
 @dataclass(frozen=True)
@@ -154,6 +255,7 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.schema_version != SCHEMA_VERSION:
             raise ManifestError(
                 f"manifest schema {self.schema_version} is not supported (this muvi reads {SCHEMA_VERSION})"
@@ -169,23 +271,50 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        """The manifest `manifest.json` holds (its JSON read back).
+
+        Raises:
+            ManifestError: A key missing, a section that is not an object, a value of the wrong type or
+                outside its range (named by its place, e.g. `graphs.encoder.file`).
+        """
+        if not isinstance(d, dict):
+            raise ManifestError(f"malformed manifest (a JSON object expected, got {type(d).__name__})")
         try:
+            sections = {key: _section(d, key) for key in ("graphs", "audio", "latent", "video")}
+            graphs = {}
+            for name in sections["graphs"]:
+                try:
+                    graphs[name] = GraphSpec(**_section(sections["graphs"], name))
+                except ManifestError as error:
+                    raise ManifestError(f"graphs.{name}: {error}") from None
             return cls(
                 schema_version=d["schema_version"],
                 name=d["name"],
                 precision=d["precision"],
                 opset=d["opset"],
                 exporter=d["exporter"],
-                graphs={k: GraphSpec(**v) for k, v in d["graphs"].items()},
-                audio=AudioSpec(**d["audio"]),
-                latent=LatentSpec(**d["latent"]),
-                video=VideoSpec(**d["video"]),
-                defaults=Defaults(**d.get("defaults", {})),
-                provenance=d.get("provenance", {}),
+                graphs=graphs,
+                audio=AudioSpec(**sections["audio"]),
+                latent=LatentSpec(**sections["latent"]),
+                video=VideoSpec(**sections["video"]),
+                defaults=Defaults(**_section(d, "defaults", {})),
+                provenance=_section(d, "provenance", {}),
                 bundle_id=d.get("bundle_id", ""),
             )
-        except (KeyError, TypeError) as exc:
+        except KeyError as exc:
+            raise ManifestError(f"malformed manifest (no {exc})") from exc
+        except TypeError as exc:  # a key a section does not have, or lacks: the dataclass names it
             raise ManifestError(f"malformed manifest ({exc})") from exc
+
+
+def _section(d: dict[str, Any], key: str, default: dict | None = None) -> dict[str, Any]:
+    """`d[key]`, which must be a JSON object (`default` when absent, if given)."""
+    if default is not None and key not in d:
+        return default
+    value = d[key]
+    if not isinstance(value, dict):
+        raise ManifestError(f"{key} must be an object, got {json.dumps(value)[:40]}")
+    return value
 
 
 def _spec(t: TensorSpec | dict[str, Any]) -> TensorSpec:

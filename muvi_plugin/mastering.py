@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
+
+from muvi_plugin.errors import load_library
 
 TOLERANCE_LU = 0.2  # how close to the target the integrated loudness must land
 OVERSAMPLING = 4  # BS.1770-4 Annex 2: true peak on 4x-oversampled audio
@@ -95,8 +98,7 @@ class Mastered:
 
 def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float | None:
     """BS.1770-4 gated integrated loudness in LUFS (pyloudnorm); None for silence or under 400 ms."""
-    import pyloudnorm  # imported here: it pulls in scipy, which only mastering needs
-
+    pyloudnorm = _library("pyloudnorm")  # imported here: it pulls in scipy, which only mastering needs
     if audio.size < GATE_BLOCK_SECONDS * sample_rate or not np.any(audio):
         return None
     meter = pyloudnorm.Meter(sample_rate, block_size=GATE_BLOCK_SECONDS)
@@ -110,8 +112,7 @@ def true_peak(audio: np.ndarray) -> float | None:
     The interpolation is scipy's polyphase FIR (`resample_poly`, Kaiser window), which meets Annex 2's
     filter requirements; float audio needs none of the annex's 12 dB fixed-point headroom. None for silence.
     """
-    from scipy.signal import resample_poly
-
+    resample_poly = _library("scipy.signal").resample_poly
     if audio.size == 0 or not np.any(audio):
         return None
     peak = float(np.max(np.abs(resample_poly(np.asarray(audio, dtype=np.float64), OVERSAMPLING, 1))))
@@ -133,8 +134,7 @@ def master(
         float32 `(samples,)` of the same length, and the record of what was reached. With
         `settings.loudness_lufs` None the audio is returned as it came (as float32).
     """
-    import pedalboard  # imported here: only mastering needs it
-
+    pedalboard = _library("pedalboard")  # imported here: only mastering needs it
     settings = settings if settings is not None else Mastering()
     audio = np.asarray(audio, dtype=np.float32)
     before = _levels(audio, sample_rate)
@@ -185,8 +185,7 @@ def _loudness_and_ceiling(
     follow each other within its hold time, so a louder input can come out quieter, and the bracket stops
     the search from running away there.
     """
-    import pedalboard
-
+    pedalboard = _library("pedalboard")
     target, ceiling = settings.loudness_lufs, settings.ceiling_dbtp
     assert target is not None  # the caller handles "off"
     gain_db, limiter_ceiling = target - loudness, ceiling
@@ -231,6 +230,11 @@ def _loudness_and_ceiling(
         return 0.0, None, iteration, clean
     _, gain_db, limiter_ceiling, _, out = best
     return gain_db, limiter_ceiling, iteration, out
+
+
+def _library(name: str) -> ModuleType:
+    """A library only mastering needs (pyloudnorm, scipy.signal, pedalboard), imported on first use."""
+    return load_library(name, "mastering")
 
 
 def _levels(audio: np.ndarray, sample_rate: int) -> tuple[float | None, float | None, float]:

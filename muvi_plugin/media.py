@@ -40,6 +40,9 @@ from muvi_plugin.errors import MuviError
 from muvi_plugin.guard import input_problem
 
 TOLERANCE = 0.1  # seconds a range may overrun the media or a stream (one frame at 10 FPS)
+# Audio sample rates muvi reads. A corrupt header can claim 2 Hz: resampled to 24 kHz, each of its samples
+# becomes 12,000, and a 7 KB file took 657 MB (found by fuzzing).
+AUDIO_RATES = (1000, 768_000)
 FITS = ("crop", "pad")
 # Timestamps this close count as equal: Matroska stores milliseconds, so a frame meant for exactly t
 # may be stored a hair late.
@@ -130,7 +133,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         duration = _duration(path, container, origin)
         fields: dict = {"path": os.fspath(path), "duration": duration}
         video = _video_stream(container)
-        audio = container.streams.audio[0] if container.streams.audio else None
+        audio = _audio_stream(container)
         fields["has_video"] = video is not None
         fields["has_audio"] = audio is not None
         if video is not None:
@@ -242,7 +245,7 @@ def _decode_at(
     with _open(path) as container:
         stream = _video_stream(container)
         if stream is None:
-            raise MediaError(path, "no video stream")
+            raise MediaError(path, _no_stream(container.streams.video, "video"))
         origin = _origin(container)
         duration = _duration(path, container, origin)
         if within is not None:
@@ -321,9 +324,9 @@ def read_audio(
     if n <= 0:
         raise MediaError(path, f"empty range {_interval(start, end)}")
     with _open(path) as container:
-        if not container.streams.audio:
-            raise MediaError(path, "no audio stream")
-        stream = container.streams.audio[0]
+        stream = _audio_stream(container)
+        if stream is None:
+            raise MediaError(path, _no_stream(container.streams.audio, "audio"))
         origin = _origin(container)
         duration = _duration(path, container, origin)
         _check_inside(path, start, end, duration)
@@ -385,9 +388,21 @@ def _describe(error: Exception) -> str:
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
     # Cover art in music files is a one-picture "video" stream: not a video.
     for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.codec_context is not None and not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
     return None
+
+
+def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream | None:
+    """The first audio stream FFmpeg can decode (a stream of a codec it does not know has no decoder:
+    PyAV gives it no codec context, and asking its rate raises AttributeError; found by fuzzing)."""
+    return next((s for s in container.streams.audio if s.codec_context is not None), None)
+
+
+def _no_stream(streams, kind: str) -> str:
+    return (
+        f"no {kind} stream" if not streams else f"no decodable {kind} stream (a codec FFmpeg does not know)"
+    )
 
 
 def _origin(container: av.container.InputContainer) -> float:
@@ -618,9 +633,9 @@ def _fill_audio(
     n = out.shape[1]
     # Mono and stereo keep their channels (layout None) and are mixed in `_place`: FFmpeg's stereo-to-mono
     # matrix sums both channels at -3 dB, which boosts correlated music by 3 dB and can exceed 1.0.
-    # Surround is folded to stereo by FFmpeg's standard matrix first.
-    layout = None if (stream.channels or 1) <= 2 else "stereo"
-    resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    # Surround is folded to stereo by FFmpeg's standard matrix first. The resampler is set up from the
+    # first frame (not the stream's header, which can disagree with what the decoder gives).
+    resampler, source = None, None
     position = None  # index in `out` of the next resampled sample (negative: before `start`)
     # Audio decoders and the resampler need a little signal before `start` to settle (AAC overlaps
     # each packet with the previous one), hence the pre-roll.
@@ -632,10 +647,24 @@ def _fill_audio(
                     raise _SeekOvershoot
                 raise MediaError(path, f"range starts at {_seconds(start)} s, before the first sample")
             position = round((time - start) * sample_rate)
+        if not AUDIO_RATES[0] <= frame.sample_rate <= AUDIO_RATES[1]:
+            raise MediaError(
+                path, f"audio at {frame.sample_rate} Hz (muvi reads {AUDIO_RATES[0]} to {AUDIO_RATES[1]} Hz)"
+            )
+        if (frame.format.name, frame.layout.name, frame.sample_rate) != source:
+            # A stream may change its layout or rate midway (a broadcast switching 5.1 and stereo; a
+            # corrupt AAC header): the resampler only takes what it was set up for, so the old one is
+            # flushed and a new one set up (found by fuzzing: "Frame does not match AudioResampler setup").
+            if resampler is not None:
+                position = _place(resampler.resample(None), out, position)
+            source = (frame.format.name, frame.layout.name, frame.sample_rate)
+            layout = None if len(frame.layout.channels) <= 2 else "stereo"
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        assert resampler is not None  # set up for the first frame above
         position = _place(resampler.resample(frame), out, position)
         if position >= n:
             return
-    if position is None:
+    if position is None or resampler is None:
         raise MediaError(path, "unreadable or truncated file (no decodable audio in range)")
     position = _place(resampler.resample(None), out, position)  # flush the resampler's delay line
     if position < n - TOLERANCE * sample_rate:

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from muvi_plugin import limits
-from muvi_plugin.errors import MuviError
+from muvi_plugin.errors import MuviError, load_library
 
 ANALYSIS_WIDTH = 48  # pixels at most: frames are block-averaged down to this width first
 _CHUNK = 32  # frames converted to float at a time
@@ -227,7 +227,7 @@ def change_curves(frames: np.ndarray) -> dict[str, np.ndarray]:
 def normalise(curve: np.ndarray, fps: float, floor: float) -> np.ndarray:
     """`max(0, curve - CONTRAST * running median) / max(robust spread, floor)`, clipped at Z_MAX (module
     docstring)."""
-    from scipy.ndimage import median_filter
+    median_filter = load_library("scipy.ndimage", "the tempo plan").median_filter
 
     size = 2 * max(1, round(LOCAL_WINDOW * fps / 2)) + 1
     # Entry 0 compares nothing: it takes the curve's median so it neither peaks nor drags the median. Mirrored
@@ -262,7 +262,7 @@ def picture_rhythm(frames: np.ndarray, fps: float, *, start: float = 0.0) -> Rhy
     curve = parts.sum(axis=0)
     events: list[Event] = []
     if len(curve) >= 2:
-        from scipy.signal import find_peaks
+        find_peaks = load_library("scipy.signal", "the tempo plan").find_peaks
 
         # A trailing 0 lets a change on the last frame be a peak (find_peaks needs a neighbour each side).
         distance = max(1, math.ceil(MIN_SPACING * fps - 1e-9))

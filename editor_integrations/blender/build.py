@@ -5,11 +5,14 @@
 
 Downloads (`pip download --only-binary=:all:`) the runtime's wheels for Python 3.11 for each platform —
 onnxruntime, av, opentimelineio, pyloudnorm, pedalboard, scipy, tqdm — with their dependencies, except numpy:
-Blender's own is used. `--wheels-from DIR` takes them from a folder instead (no network). muvi itself goes
-in as a wheel of `muvi_plugin` alone. The zip is made by Blender's extension tool (`build
---split-platforms`, then `validate`): `blender --command extension` when a Blender executable is found,
-else the copy inside an installed `bpy` module, else zipfile in the same layout. Needs network unless
-`--wheels-from` is given (the tests use `--wheels-from`).
+Blender's own is used. pip resolves them together with the NumPy of the oldest Blender the manifest
+promises (`BLENDER_NUMPY`), so every wheel chosen declares that it works with it (SciPy 1.16 and later need
+NumPy 1.25: `No module named 'numpy.exceptions'` in Blender 4.2), and newer NumPys stay compatible.
+`--wheels-from DIR` takes them from a folder instead (no network). muvi itself goes in as a wheel of
+`muvi_plugin` alone. The zip is made by Blender's extension tool (`build --split-platforms`, then
+`validate`): `blender --command extension` when a Blender executable is found, else the copy inside an
+installed `bpy` module, else zipfile in the same layout. Needs network unless `--wheels-from` is given
+(the tests use `--wheels-from`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PYTHON = "3.11"  # Blender 4.2 to 5.0 embed Python 3.11
 RUNTIME = ["onnxruntime", "av", "opentimelineio", "pyloudnorm", "pedalboard", "scipy", "tqdm"]
+# The NumPy each supported Blender bundles (series; patch releases vary). 4.2 and 4.3: 1.24 (the issue's
+# report: 1.24.4 under bpy 4.2.23, whose wheel declares a bare `numpy`); 4.5 and 5.0: bpy declares
+# numpy>=1.26,<2. The wheels are resolved against the oldest, which the newer ones run unchanged.
+BLENDER_NUMPY = {"4.2": "1.24", "4.3": "1.24", "4.4": "1.26", "4.5": "1.26", "5.0": "1.26"}
 # Blender platform -> pip platform tags. pip expands a macOS tag to the older macOS versions, but not a
 # manylinux tag to the older glibc ones (opentimelineio ships manylinux_2_17 only): list those. Blender 4.2+
 # needs glibc 2.28, so every wheel up to manylinux_2_28 runs in it.
@@ -82,12 +89,26 @@ def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def download(folder: Path, platform: str) -> None:
-    """The runtime's wheels and their dependencies for one Blender platform, for Python 3.11."""
+def oldest_numpy() -> str:
+    """A requirement for the NumPy of the oldest Blender the manifest promises (`blender_version_min`)."""
+    manifest = (HERE / "blender_manifest.toml").read_text()
+    oldest = re.search(r'(?m)^blender_version_min = "(\d+)\.(\d+)', manifest)
+    series = BLENDER_NUMPY[f"{oldest[1]}.{oldest[2]}"]
+    return f"numpy=={series}.*"
+
+
+def download_command(folder: Path, platform: str) -> list[str]:
+    """`pip download` of the runtime's wheels for one Blender platform and Python 3.11, resolved with the
+    oldest supported Blender's NumPy (whose own wheel is then left out of the extension)."""
     tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
     command = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", *tags]
-    command += ["--python-version", PYTHON, "--implementation", "cp", "-d", os.fspath(folder), *RUNTIME]
-    subprocess.run(command, check=True)
+    return [*command, "--python-version", PYTHON, "--implementation", "cp", "-d", os.fspath(folder),
+            *RUNTIME, oldest_numpy()]  # fmt: skip
+
+
+def download(folder: Path, platform: str) -> None:
+    """The runtime's wheels and their dependencies for one Blender platform (`download_command`)."""
+    subprocess.run(download_command(folder, platform), check=True)
 
 
 def stage(out: Path, platforms: list[str], wheels_from: Path | None) -> Path:

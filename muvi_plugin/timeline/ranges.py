@@ -7,7 +7,8 @@ All ranges are in the timeline's track time (0 at the start of its tracks) and w
   `240-480` or `240f-480f` and seconds `10s-20.5s`, counted from the timeline's start.
 - Markers are matched by name and/or colour wherever they sit (the timeline's stack, a track, a clip, a
   nested stack). A marker with a duration is a range; a marker without one opens a range that runs to the
-  next matching marker, or to the timeline's end.
+  next matching marker at a later frame, or to the timeline's end (markers stacked on one frame open one
+  range; the same range marked twice is scored once).
 - In/out: the first pair of keys `in`/`out`, `mark_in`/`mark_out` or `in_point`/`out_point` in the timeline's
   metadata or one level below it (`metadata["Resolve_OTIO"]["mark_in"]`). Timecode strings and
   RationalTimes are absolute, as typed ranges; plain numbers are frames from the timeline's start.
@@ -15,6 +16,7 @@ All ranges are in the timeline's track time (0 at the start of its tracks) and w
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,13 +86,18 @@ def whole(timeline: otio.schema.Timeline) -> ScoreRange:
 
 
 def _point(text: str, timeline: otio.schema.Timeline, unit: str) -> int:
+    """A frame of track time from one end of a range; MuviError for a time that is none (`00:00:00:30`
+    at 25 fps, `;` at a rate without drop frame, seconds too large to count)."""
     rate = timeline_rate(timeline)
-    if unit == "timecode":
-        absolute = otio.opentime.from_timecode(text, rate)
-        origin = timeline.global_start_time or RT(0, rate)
-        return round((absolute - origin).rescaled_to(rate).value)
-    if unit == "seconds":
-        return round(float(text.removesuffix("s")) * rate)
+    try:
+        if unit == "timecode":
+            absolute = otio.opentime.from_timecode(text, rate)
+            origin = timeline.global_start_time or RT(0, rate)
+            return round((absolute - origin).rescaled_to(rate).value)
+        if unit == "seconds":
+            return round(float(text.removesuffix("s")) * rate)
+    except (ValueError, OverflowError) as error:  # OTIO's timecode checks; float("9" * 400) * rate is inf
+        raise MuviError(f"{text!r} is not a time at {rate:g} fps ({error})") from None
     return int(text.removesuffix("f"))
 
 
@@ -110,7 +117,10 @@ def parse_range(text: str, timeline: otio.schema.Timeline) -> ScoreRange:
     parts = text.strip().split("-")
     for unit, pattern in _UNITS:
         if len(parts) == 2 and all(pattern.fullmatch(p.strip()) for p in parts):
-            start, end = (_point(p.strip(), timeline, unit) for p in parts)
+            try:
+                start, end = (_point(p.strip(), timeline, unit) for p in parts)
+            except MuviError as error:
+                raise MuviError(f"range {text!r}: {error}") from None
             if end <= start:
                 raise MuviError(f"range {text!r} is empty")
             return _inside(timeline, ScoreRange(text, start, end - start, timeline_rate(timeline)), text)
@@ -153,29 +163,52 @@ def marker_ranges(
     if not found:
         raise MuviError(f"no marker named {name!r}" if color is None else f"no {color} marker {name or ''}")
     total = RT(_frames(timeline), rate)
-    out = []
-    for index, (_, marked, marker) in enumerate(found):
-        if marked.duration.value <= 0:
-            # A point marker opens a range that the next matching marker (or the end) closes.
-            end = found[index + 1][1].start_time if index + 1 < len(found) else total
-            marked = TR.range_from_start_end_time(marked.start_time, end)
+    out: list[ScoreRange] = []
+    for index, (start, marked, marker) in enumerate(found):
         label = f"{marker.name or 'marker'} {index + 1}"
-        out.append(_inside(timeline, _from_range(label, marked, rate), f"marker {label!r}"))
+        if marked.duration.value <= 0:
+            # A point marker opens a range that the next matching marker at a later frame (or the end)
+            # closes; markers stacked on one frame open one range.
+            if round(start) >= total.value:
+                raise MuviError(
+                    f"marker {label!r} at frame {round(start)} is at or past the end of the timeline "
+                    f"({total.value:g} frames at {rate:g} fps)"
+                )
+            end = next((r.start_time for s, r, _ in found[index + 1 :] if round(s) > round(start)), total)
+            marked = TR.range_from_start_end_time(marked.start_time, end)
+        score = _inside(timeline, _from_range(label, marked, rate), f"marker {label!r}")
+        if all((score.start, score.frames) != (o.start, o.frames) for o in out):
+            out.append(score)
     return out
 
 
 def _as_frame(value: object, timeline: otio.schema.Timeline) -> int | None:
+    """A frame of track time from an in/out value, None for a value that is not a time (NaN, text).
+
+    Raises:
+        MuviError: A timecode that is none at the timeline's rate (`00:00:00:30` at 25 fps).
+    """
     rate = timeline_rate(timeline)
     origin = timeline.global_start_time or RT(0, rate)
     if isinstance(value, RT):
-        return round((value - origin).rescaled_to(rate).value)
+        if not (math.isfinite(value.value) and math.isfinite(value.rate) and value.rate > 0):
+            return None
+        return _finite_frame((value - origin).rescaled_to(rate).value)
     if isinstance(value, Mapping) and {"value", "rate"} <= value.keys():
-        return _as_frame(RT(float(value["value"]), float(value["rate"])), timeline)
+        try:
+            time = RT(float(value["value"]), float(value["rate"]))
+        except (TypeError, ValueError):
+            return None
+        return _as_frame(time, timeline)
     if isinstance(value, str) and _UNITS[0][1].fullmatch(value.strip()):
         return _point(value.strip(), timeline, "timecode")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return round(value)
+        return _finite_frame(value)
     return None
+
+
+def _finite_frame(value: float) -> int | None:
+    return round(value) if math.isfinite(value) else None
 
 
 def in_out(timeline: otio.schema.Timeline) -> ScoreRange | None:
@@ -184,7 +217,10 @@ def in_out(timeline: otio.schema.Timeline) -> ScoreRange | None:
     for place in places:
         for lo, hi in IN_OUT_KEYS:
             if lo in place and hi in place:
-                start, end = _as_frame(place[lo], timeline), _as_frame(place[hi], timeline)
+                try:
+                    start, end = _as_frame(place[lo], timeline), _as_frame(place[hi], timeline)
+                except MuviError as error:
+                    raise MuviError(f"the timeline's {lo}/{hi}: {error}") from None
                 if start is not None and end is not None and end > start:
                     score = ScoreRange("in-out", start, end - start, timeline_rate(timeline))
                     return _inside(timeline, score, "the timeline's in/out")

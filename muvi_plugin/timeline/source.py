@@ -9,7 +9,11 @@ each search root, under the file name and under each shorter tail of its path (`
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -77,9 +81,14 @@ def read_timeline(
     try:
         name = adapter or otio.adapters.from_filepath(os.fspath(path)).name
         arguments = {"rate": edl_rate} if edl_rate is not None and name == "cmx_3600" else {}
+        _check_otio_json(path, name)
         result = otio.adapters.read_from_file(os.fspath(path), adapter_name=name, **arguments)
+    except MuviError:
+        raise
     except Exception as error:  # adapters raise anything from ValueError to their own exception types
-        raise MuviError(f"{path}: cannot read the timeline ({type(error).__name__}: {error})") from error
+        raise MuviError(
+            f"{path}: cannot read the timeline ({type(error).__name__}: {_one_line(error)})"
+        ) from error
     if isinstance(result, otio.schema.SerializableCollection):
         timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))
         if len(timelines) != 1:
@@ -87,7 +96,129 @@ def read_timeline(
         result = timelines[0]
     if not isinstance(result, otio.schema.Timeline):
         raise MuviError(f"{path}: holds a {type(result).__name__}, not a timeline")
+    _check_lengths(result, path)
     return result
+
+
+_BARE_INF = re.compile(r"(?<![A-Za-z0-9_])Inf(?![A-Za-z0-9_])")
+
+
+class _NotTimeline(Exception):
+    """A JSON document OTIO's reader would crash on (see `_check_otio_json`)."""
+
+
+# Fields of OTIO objects that hold OTIO objects: one (or null), a list of them, or a name -> object map.
+_ONE_OBJECT = ("media_reference", "tracks")
+_OBJECT_LIST = ("children", "effects", "markers")
+_OBJECT_MAP = ("media_references",)
+# OTIO's value types read as plain values: only their own fields.
+_VALUE_FIELDS = {
+    "RationalTime": {"rate", "value"},
+    "TimeRange": {"start_time", "duration"},
+    "TimeTransform": {"offset", "scale", "rate"},
+}
+_SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[1-9][0-9]*")
+
+
+def _checked_object(pairs: list[tuple[str, object]]) -> dict:
+    """One JSON object as read: no key twice; in an OTIO object, fields meant for OTIO objects hold them."""
+    keys = [key for key, _ in pairs]
+    found = dict(pairs)
+    what = f"{str(found.get('OTIO_SCHEMA', 'object')).split('.')[0]} {found.get('name', '')!r}"
+    twice = next((key for key in keys if keys.count(key) > 1), None)
+    if twice is not None:
+        raise _NotTimeline(f"{what} holds the key {twice!r} twice")
+    if "OTIO_SCHEMA" in found:
+        schema = found["OTIO_SCHEMA"]
+        if not (isinstance(schema, str) and _SCHEMA.fullmatch(schema)):
+            raise _NotTimeline(f"{what}: OTIO_SCHEMA {schema!r} is not NAME.VERSION")
+        extra = set(found) - {"OTIO_SCHEMA"} - _VALUE_FIELDS.get(schema.split(".")[0], set(found))
+        if extra:
+            raise _NotTimeline(f"{schema} holds fields it does not have: {', '.join(sorted(extra))}")
+        for key, value in found.items():
+            if key in _ONE_OBJECT:
+                held = [] if value is None else [value]
+            elif key in _OBJECT_LIST:
+                held = value if isinstance(value, list) else [value]
+            elif key in _OBJECT_MAP:
+                held = list(value.values()) if isinstance(value, dict) else [value]
+            else:
+                continue
+            if not all(isinstance(item, dict) and "OTIO_SCHEMA" in item for item in held):
+                raise _NotTimeline(f"{what}: its {key!r} holds something that is not an OTIO object")
+    return found
+
+
+def _check_otio_json(path: Path, adapter: str) -> None:
+    """Refuse an OTIO JSON document that OTIO's own reader would crash the process on.
+
+    OpenTimelineIO 0.18.1's C++ JSON reader dies with SIGSEGV (no exception, the whole program gone) on an
+    object holding one key twice with object values (a clip with two `"media_reference"` keys), and on a
+    plain JSON object holding an OTIO object where an OTIO object belongs (a clip's `media_reference`
+    `{"x": {"OTIO_SCHEMA": "Foo.1"}}`), a value type holding fields it does not have (a RationalTime with
+    `"children"`), a document that is no OTIO object; all found by fuzzing (tests/data/fuzz/timeline/).
+    Python's JSON reader checks the `.otio` (or the `content.otio` of an `.otioz` or `.otiod`) first, for
+    these shapes (OTIO's own files never have them); it also names where a syntax error is.
+    """
+    try:
+        if adapter == "otio_json":
+            data = path.read_bytes()
+        elif adapter == "otiod" and (path / "content.otio").is_file():
+            data = (path / "content.otio").read_bytes()
+        elif adapter == "otioz" and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                data = archive.read("content.otio")
+        else:
+            return
+    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
+        return  # no content.otio, an encrypted or odd zip: OTIO's reader says what is wrong
+    try:
+        try:
+            document = json.loads(data, object_pairs_hook=_checked_object)
+        except json.JSONDecodeError:
+            # OTIO's reader (RapidJSON with kParseNanAndInfFlag) also takes `Inf`, which Python's does not
+            # (OTIO's sample big_int.otio holds one); inside a string the change keeps it a string.
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            document = json.loads(_BARE_INF.sub("Infinity", text), object_pairs_hook=_checked_object)
+        if not (isinstance(document, dict) and "OTIO_SCHEMA" in document):
+            raise _NotTimeline("the document is not an OTIO object (no OTIO_SCHEMA at its top)")
+    except _NotTimeline as error:
+        raise MuviError(f"{path}: cannot read the timeline ({error})") from None
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MuviError(f"{path}: cannot read the timeline (not valid JSON: {_one_line(error)})") from None
+
+
+def _check_lengths(timeline: otio.schema.Timeline, path: Path) -> None:
+    """Every item has a finite, non-negative length, so ranges and the picture can be computed.
+
+    OTIO reads a clip without a source range whose media has no available range, or a length of NaN, and
+    fails only when asked for a duration (CannotComputeAvailableRangeError, deep in scoring).
+    """
+    items = list(timeline.tracks.find_children())
+    held = [item for item in items if not isinstance(item, otio.core.Composition)]
+    holders = [item for item in items if isinstance(item, otio.core.Composition)]
+    # Clips first, then what holds them: the message names the item at fault, not the stack above it.
+    for item in [*held, *holders, timeline.tracks]:
+        what = f"{type(item).__name__.lower()} {item.name!r}"
+        try:
+            length = item.duration()
+        except Exception as error:  # OTIOError and its kinds, ValueError from odd values
+            raise MuviError(f"{path}: {what} has no length ({_one_line(error)})") from None
+        if not (
+            math.isfinite(length.value)
+            and math.isfinite(length.rate)
+            and length.rate > 0
+            and length.value >= 0
+        ):
+            raise MuviError(
+                f"{path}: {what} has an invalid length ({length.value:g} at rate {length.rate:g})"
+            )
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line (pybind11's and OTIO's run over several), at most 200 characters."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def media_path(clip: otio.schema.Clip, relinker: Relinker, *, image: int = 0) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from muvi_plugin.atomic import write_text
+from muvi_plugin.atomic import remove_stale, write_text
 from training.synthdata.corpus import (
     PieceError,
     PieceRef,
@@ -202,8 +202,7 @@ def generate(
     out = Path(config.out)
     for split in SPLITS:
         (out / split).mkdir(parents=True, exist_ok=True)
-        for stale in (out / split).glob(".*.part*"):  # left by a killed run (muvi_plugin.atomic's names)
-            stale.unlink()
+        remove_stale(out / split)  # temporaries a killed run left (only muvi_plugin.atomic's own names)
     if pieces is None:
         pieces = default_pieces(config)
     planned = plan(config, pieces)
