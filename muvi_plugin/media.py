@@ -12,7 +12,10 @@ Conventions shared by every function here:
 - **Geometry.** Pictures are shown as a player would: the sample (pixel) aspect ratio is applied, then the
   display matrix (rotation and mirroring), then the picture is scaled to the requested size keeping its
   proportions, either centre-cropped to fill it (``fit="crop"``, the default: the visual encoders are
-  trained on full frames, and black bars would read as content) or letterboxed (``fit="pad"``).
+  trained on full frames, and black bars would read as content) or letterboxed (``fit="pad"``). Only the
+  frames shown at the requested times are converted, each in one libswscale call straight to the output
+  size (BILINEAR filter; with ``fit="crop"`` only the kept centre of a 4:2:0 picture), never a
+  full-resolution RGB picture (`_upright_rgb`).
 - **Tolerance.** A range may overrun the media or a stream by up to ``TOLERANCE`` seconds (containers
   disagree by a frame or an audio packet about where streams end); that margin repeats the last (or
   first) video frame, or is silence. Anything beyond it is a ``MediaError``.
@@ -35,6 +38,7 @@ from typing import Any
 import av
 import numpy as np
 from av.sidedata.sidedata import SideDataContainer
+from av.video.reformatter import VideoReformatter
 
 from muvi_plugin.errors import MuviError
 from muvi_plugin.guard import input_problem
@@ -253,9 +257,12 @@ def _decode_at(
         stream.thread_type = "AUTO"
         sar = _sample_aspect_ratio(stream)
         out = np.empty((len(times), height, width, 3), dtype=np.uint8)
+        reformatter = VideoReformatter()  # one libswscale context for the whole decode
 
         def convert(frame: av.VideoFrame) -> np.ndarray:
-            return _upright_rgb(frame, size=(width, height), fit=fit, sample_aspect_ratio=sar)
+            return _upright_rgb(
+                frame, size=(width, height), fit=fit, sample_aspect_ratio=sar, reformatter=reformatter
+            )
 
         fill = functools.partial(
             _fill_frames, path, container, stream, origin=origin, times=times, convert=convert, out=out
@@ -483,33 +490,53 @@ _ROTATIONS = {
 
 
 def _upright_rgb(
-    frame: av.VideoFrame, *, size: tuple[int, int], fit: str, sample_aspect_ratio: float
+    frame: av.VideoFrame,
+    *,
+    size: tuple[int, int],
+    fit: str,
+    sample_aspect_ratio: float,
+    reformatter: VideoReformatter | None = None,
 ) -> np.ndarray:
-    """One decoded frame as upright RGB uint8 (height, width, 3) of `size`, proportions kept."""
+    """One decoded frame as upright RGB uint8 (height, width, 3) of `size`, proportions kept.
+
+    Scaling and the YUV-to-RGB conversion are one libswscale call at the output size, with its BILINEAR
+    filter (which widens with the scale factor when shrinking, so a 720p picture is averaged, not
+    point-sampled, down to the model's 96x96). For `fit="crop"` on 4:2:0 pictures (almost every camera and
+    web file) only the part of the coded picture that ends up in the output is handed to libswscale: the
+    cropped-away sides are neither converted nor scaled. Rotation and mirroring are then applied to the
+    small result. A `reformatter` given by the caller keeps one libswscale context for every frame of a
+    decode (a fresh one per frame costs its filter set-up each time).
+    """
     transpose, flip_rows, flip_cols = _orientation(frame)
     width, height = size
+    reformatter = reformatter or VideoReformatter()
     # Work in the coded orientation (cheaper: only the small result is rotated), so a transposed
     # picture aims for the transposed size.
     target_w, target_h = (height, width) if transpose else (width, height)
     shown_w, shown_h = frame.width * sample_aspect_ratio, frame.height
+    rgb = None
     if fit == "crop":
         scale = max(target_w / shown_w, target_h / shown_h)
-        scaled_w = max(target_w, round(shown_w * scale))
-        scaled_h = max(target_h, round(shown_h * scale))
+        # The centre of the coded picture that fills the target once scaled.
+        keep = _centre(frame, round(target_w / scale / sample_aspect_ratio), round(target_h / scale))
+        if keep is not None:
+            rgb = _scaled(reformatter, keep, target_w, target_h)
+        else:
+            scaled_w = max(target_w, round(shown_w * scale))
+            scaled_h = max(target_h, round(shown_h * scale))
     else:
         scale = min(target_w / shown_w, target_h / shown_h)
         scaled_w = min(target_w, max(1, round(shown_w * scale)))
         scaled_h = min(target_h, max(1, round(shown_h * scale)))
-    rgb = frame.reformat(
-        width=scaled_w, height=scaled_h, format="rgb24", interpolation="BILINEAR"
-    ).to_ndarray()
-    top, left = abs(scaled_h - target_h) // 2, abs(scaled_w - target_w) // 2
-    if fit == "crop":
-        rgb = rgb[top : top + target_h, left : left + target_w]
-    else:
-        canvas = np.zeros((target_h, target_w, 3), dtype=np.uint8)
-        canvas[top : top + scaled_h, left : left + scaled_w] = rgb
-        rgb = canvas
+    if rgb is None:
+        rgb = _scaled(reformatter, frame, scaled_w, scaled_h)
+        top, left = abs(scaled_h - target_h) // 2, abs(scaled_w - target_w) // 2
+        if fit == "crop":
+            rgb = rgb[top : top + target_h, left : left + target_w]
+        else:
+            canvas = np.zeros((target_h, target_w, 3), dtype=np.uint8)
+            canvas[top : top + scaled_h, left : left + scaled_w] = rgb
+            rgb = canvas
     if transpose:
         rgb = rgb.transpose(1, 0, 2)
     if flip_rows:
@@ -517,6 +544,39 @@ def _upright_rgb(
     if flip_cols:
         rgb = rgb[:, ::-1]
     return rgb
+
+
+def _scaled(reformatter: VideoReformatter, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """`frame` scaled to (width, height) and converted to RGB in one libswscale call (BILINEAR filter)."""
+    # threads=1: the decoder's threads already use the cores, and a 96x96 result is too small to split.
+    scaled = reformatter.reformat(
+        frame, width=width, height=height, format="rgb24", interpolation="BILINEAR", threads=1
+    )
+    return scaled.to_ndarray()
+
+
+_CROPPABLE = ("yuv420p", "yuvj420p")  # 8-bit 4:2:0: the planes can be cut with even offsets
+
+
+def _centre(frame: av.VideoFrame, keep_w: int, keep_h: int) -> av.VideoFrame | None:
+    """A new frame holding the centre `keep_w` x `keep_h` coded pixels of `frame`, colour tags kept.
+
+    None when nothing would be cut away or the pixel format is not one we cut (`_CROPPABLE`); the caller
+    then scales the whole picture. Offsets are rounded down to even pixels so the half-size chroma planes
+    are cut at the same place; the centre moves by at most one source pixel.
+    """
+    keep_w, keep_h = min(max(keep_w, 1), frame.width), min(max(keep_h, 1), frame.height)
+    if frame.format.name not in _CROPPABLE or (keep_w, keep_h) == (frame.width, frame.height):
+        return None
+    left, top = (frame.width - keep_w) // 2 & ~1, (frame.height - keep_h) // 2 & ~1
+    kept = av.VideoFrame(keep_w, keep_h, frame.format.name)
+    for index, (src, dst) in enumerate(zip(frame.planes, kept.planes, strict=True)):
+        x, y = (left, top) if index == 0 else (left // 2, top // 2)
+        source = np.frombuffer(memoryview(src), dtype=np.uint8).reshape(-1, src.line_size)
+        target = np.frombuffer(memoryview(dst), dtype=np.uint8).reshape(-1, dst.line_size)
+        target[: dst.height, : dst.width] = source[y : y + dst.height, x : x + dst.width]
+    kept.colorspace, kept.color_range = frame.colorspace, frame.color_range
+    return kept
 
 
 def _decoded(
