@@ -15,7 +15,8 @@ Conventions shared by every function here:
   trained on full frames, and black bars would read as content) or letterboxed (``fit="pad"``). Only the
   frames shown at the requested times are converted, each in one libswscale call straight to the output
   size (BILINEAR filter; with ``fit="crop"`` only the kept centre of a 4:2:0 picture), never a
-  full-resolution RGB picture (`_upright_rgb`).
+  full-resolution RGB picture (`_upright_rgb`). In H.264 files, pictures that are neither shown nor
+  referred to by another picture are not decoded at all (`_unseen_dropped`); the frames are the same.
 - **Tolerance.** A range may overrun the media or a stream by up to ``TOLERANCE`` seconds (containers
   disagree by a frame or an audio packet about where streams end); that margin repeats the last (or
   first) video frame, or is silence. Anything beyond it is a ``MediaError``.
@@ -586,11 +587,13 @@ def _decoded(
     origin: float,
     seek_to: float | None,
     preroll: float = 0.0,
+    shown: np.ndarray | None = None,
 ) -> Iterator[tuple[float, Any]]:
     """Decoded frames with their times in seconds from the media start.
 
     Decoding starts at the keyframe at or before `seek_to - preroll` (at the stream start when `seek_to`
-    is None), so a long file is not decoded from zero.
+    is None), so a long file is not decoded from zero. With `shown` (the times a video reader wants),
+    frames nobody will see that no other frame refers to are not decoded at all (`_unseen_dropped`).
     """
     if seek_to is None:
         offset = stream.start_time or 0
@@ -599,7 +602,10 @@ def _decoded(
     container.seek(offset, stream=stream, backward=True)
     previous = None
     frame: Any  # decode() is typed as yielding any kind of frame
-    for frame in container.decode(stream):
+    packets: Iterator[av.Packet] = container.demux(stream)
+    if shown is not None:
+        packets = _unseen_dropped(packets, stream, origin=origin, times=shown)
+    for frame in (frame for packet in packets for frame in packet.decode()):
         if frame.pts is not None:
             time = _at(frame.pts, frame.time_base) - origin
         elif previous is not None:  # no timestamp: assume it follows its predecessor
@@ -608,6 +614,88 @@ def _decoded(
             time = 0.0
         previous = time
         yield time, frame
+
+
+_LOOKAHEAD = 32  # packets: more than H.264's deepest reordering (16 frames), so every neighbour is seen
+
+
+def _unseen_dropped(
+    packets: Iterator[av.Packet], stream: av.stream.Stream, *, origin: float, times: np.ndarray
+) -> Iterator[av.Packet]:
+    """`packets` less the H.264 pictures that are neither shown at any of `times` nor a reference.
+
+    A picture at `p` is shown when some time `t` has `p <= t` (within `_PTS_EPS`) and no other picture
+    lies in `(p, t]`; a picture with `nal_ref_idc == 0` is never used to decode another, so leaving it out
+    changes no other picture's pixels (what the decoder's own `skip_frame` does, but only for pictures we
+    know are not wanted). The reader's frame rule then picks exactly the frames it would pick with every
+    picture decoded. Only length-prefixed (MP4/MOV/MKV) H.264 with a timestamp on every packet; any other
+    stream, or the first packet without a timestamp, passes everything through.
+    """
+    codec = stream.codec_context
+    extradata = codec.extradata or b""
+    if codec.name != "h264" or len(extradata) < 5 or extradata[0] != 1:
+        yield from packets
+        return
+    length_size = (extradata[4] & 3) + 1
+    seen: list[float] = []  # times of the packets around the one being decided, in decode order
+    ahead: list[tuple[av.Packet, float | None]] = []
+    for packet in packets:
+        time = None if packet.pts is None else _at(packet.pts, packet.time_base) - origin
+        if time is None and packet.size:
+            yield from (held for held, _ in ahead)
+            yield packet
+            yield from packets
+            return
+        ahead.append((packet, time))
+        if len(ahead) > _LOOKAHEAD:
+            seen = seen[-_LOOKAHEAD:]
+            yield from _kept(ahead.pop(0), seen, ahead, times, length_size)
+    while ahead:
+        yield from _kept(ahead.pop(0), seen, ahead, times, length_size)
+
+
+def _kept(
+    item: tuple[av.Packet, float | None],
+    seen: list[float],
+    ahead: list[tuple[av.Packet, float | None]],
+    times: np.ndarray,
+    length_size: int,
+) -> Iterator[av.Packet]:
+    """The packet of `item`, unless it is an unshown non-reference picture (see `_unseen_dropped`)."""
+    packet, time = item
+    if time is not None:
+        seen.append(time)
+    if time is None or not packet.size or not _non_reference(packet, length_size):
+        yield packet
+        return
+    index = int(np.searchsorted(times, time - _PTS_EPS, side="left"))
+    if index == len(times):  # after the last time: the reader decodes up to here and stops
+        yield packet
+        return
+    limit = times[index] + _PTS_EPS
+    others = [t for t in seen[:-1] if t is not None] + [t for _, t in ahead if t is not None]
+    if not any(time < other <= limit for other in others):
+        yield packet  # on screen at times[index]
+
+
+def _non_reference(packet: av.Packet, length_size: int) -> bool:
+    """Whether a length-prefixed H.264 access unit is a picture no other picture refers to.
+
+    Every slice of a picture has the same `nal_ref_idc` being zero or not (H.264 7.4.1), so the first
+    slice decides. Anything unexpected counts as a reference (kept).
+    """
+    data = memoryview(packet)
+    position = 0
+    while position + length_size < len(data):
+        size = int.from_bytes(data[position : position + length_size], "big")
+        position += length_size
+        if size <= 0 or position + size > len(data):
+            return False
+        header = data[position]
+        if header & 0x1F in (1, 5):  # a slice of a non-IDR or an IDR picture
+            return header & 0x60 == 0
+        position += size
+    return False
 
 
 def _frame_end(time: float, frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
@@ -633,7 +721,8 @@ def _fill_frames(
     n, i = len(times), 0
     shown = shown_rgb = None  # the frame on screen at the time we look at, and its conversion
     shown_end = 0.0
-    for time, frame in _decoded(container, stream, origin=origin, seek_to=times[0] if seek else None):
+    frames = _decoded(container, stream, origin=origin, seek_to=times[0] if seek else None, shown=times)
+    for time, frame in frames:
         if shown is None and time > times[0] + _PTS_EPS:
             if time > times[0] + TOLERANCE:
                 if seek:

@@ -347,3 +347,28 @@ def test_frames_match_a_full_resolution_reference(tmp_path, coded, rotation, hfl
     assert np.abs(got - expected).max() < 24
     # The measure sees a mistake: the same reference upside down or mirrored is far off.
     assert np.abs(got - expected[::-1]).mean() > 15 and np.abs(got - expected[:, ::-1]).mean() > 15
+
+
+def test_unseen_non_reference_pictures_are_not_decoded(tmp_path, monkeypatch):
+    # x264's B-frames that no picture refers to: at 10 of 30 FPS most are never shown and are left out;
+    # the frames read are exactly those read with every picture decoded.
+    path = mf.make_video(tmp_path / "b.mp4", seconds=4.0, fps=30.0, audio=None, codec="libx264", gop=30)
+    passed: list[int] = []
+    dropping = media._unseen_dropped
+
+    def counting(packets, stream, **kwargs):
+        for packet in dropping(packets, stream, **kwargs):
+            passed.append(packet.size)
+            yield packet
+
+    monkeypatch.setattr(media, "_unseen_dropped", counting)
+    frames = read_video_frames(path, start=0.5, end=3.5, fps=10, size=(64, 48))
+    assert indices(frames) == list(range(15, 105, 3))
+    kept = len([size for size in passed if size])
+    monkeypatch.setattr(media, "_unseen_dropped", lambda packets, stream, **_: packets)
+    assert np.array_equal(frames, read_video_frames(path, start=0.5, end=3.5, fps=10, size=(64, 48)))
+    import av
+
+    with av.open(str(path)) as container:
+        total = sum(1 for packet in container.demux(video=0) if packet.size)
+    assert kept < total - 30  # a good share of the 120 pictures was never decoded
