@@ -679,13 +679,14 @@ def _kept(
 
 
 def _non_reference(packet: av.Packet, length_size: int) -> bool:
-    """Whether a length-prefixed H.264 access unit is a picture no other picture refers to.
+    """Whether a length-prefixed H.264 access unit holds only pictures no other picture refers to.
 
-    Every slice of a picture has the same `nal_ref_idc` being zero or not (H.264 7.4.1), so the first
-    slice decides. Anything unexpected counts as a reference (kept).
+    Every slice (NAL unit types 1 and 5) of the packet must have `nal_ref_idc == 0`: all slices of one
+    picture agree on it (H.264 7.4.1), and looking at all of them also covers a packet holding two fields.
+    Anything unexpected counts as a reference (kept).
     """
     data = memoryview(packet)
-    position = 0
+    position, slices = 0, 0
     while position + length_size < len(data):
         size = int.from_bytes(data[position : position + length_size], "big")
         position += length_size
@@ -693,9 +694,11 @@ def _non_reference(packet: av.Packet, length_size: int) -> bool:
             return False
         header = data[position]
         if header & 0x1F in (1, 5):  # a slice of a non-IDR or an IDR picture
-            return header & 0x60 == 0
+            if header & 0x60:
+                return False
+            slices += 1
         position += size
-    return False
+    return slices > 0
 
 
 def _frame_end(time: float, frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
