@@ -8,8 +8,10 @@ none. The three run interleaved in one process, `--repeats` times each; the tabl
 the median and the fastest run, and `diff` is the mean absolute difference of the new frames from the old
 ones (0-255 scale).
 
-    python -m benchmarks.decode --video ../shared/media/bbb_opening.webm /tmp/bbb_1080p.mp4 \\
-        --end 30 --write docs/benchmarks.md
+    ffmpeg -i ../shared/media/bbb_opening.webm -an -vf scale=1920:1080 -c:v libx264 -preset veryfast \\
+        -crf 20 -pix_fmt yuv420p /tmp/bbb_1080p.mp4
+    python -m benchmarks.decode --video ../shared/media/bbb_opening.webm ../shared/media/testvideo.mp4 \\
+        /tmp/bbb_1080p.mp4 --end 30 --repeats 5 --write docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -173,6 +175,10 @@ def markdown(results: list[dict], *, command: str, date: str, load: list[float])
 
 
 NOTES = (
+    "A 1080p source is not among the shared clips: `/tmp/bbb_1080p.mp4` is the same film at 1080p, made "
+    "for the run (never kept in the repository) with `ffmpeg -i ../shared/media/bbb_opening.webm -an -vf "
+    "scale=1920:1080 -c:v libx264 -preset veryfast -crf 20 -pix_fmt yuv420p /tmp/bbb_1080p.mp4`. A source "
+    "shorter than `--end` is read whole (`range s`). "
     "What the new reader saves: (1) in H.264, pictures that are neither shown at one of the "
     "requested times nor referred to by another picture (`nal_ref_idc` 0) are not decoded at all; "
     "the frames are bit-identical to decoding every picture (`tests/muvi_plugin/test_media.py`). VP8"
