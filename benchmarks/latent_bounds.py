@@ -20,11 +20,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,13 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {' | '.join(cells)} |")
     print("\n".join(lines))
     if args.write is not None:
-        from benchmarks.sections import replace_section
+        from benchmarks.sections import invocation, measured, replace_section
 
-        command = "python -m benchmarks.latent_bounds " + shlex.join(sys.argv[1:] if argv is None else argv)
-        when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        command = invocation("benchmarks.latent_bounds", argv)
         text = (
-            f"{SECTION}\n\nMeasured {when} on {platform.machine()}, {os.cpu_count()} cores (load average "
-            f"{load[0]:.1f} at the start, {load[1]:.1f} at the end); {len(clips)} held-out clips (one per "
+            f"{SECTION}\n\n{measured(load)}; {len(clips)} held-out clips (one per "
             f"piece, first {args.seconds:g} s), components fitted on {len(fit)} training clips; every row "
             f"through the same vocoder (`{args.vocoder}`); `benchmarks/latent_bounds.py` defines the "
             f"rows:\n\n    {command}\n\nMean over clips. No row is trained: each is a bound on what a "

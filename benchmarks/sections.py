@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 INTRO = (
@@ -26,3 +32,17 @@ def replace_section(path: Path, heading: str, section: str) -> None:
         text = text[:start] + section + (text[end:] if end >= 0 else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def invocation(module: str, argv: Sequence[str] | None) -> str:
+    """The command line that ran benchmark `module` (`argv` as given to its main; None: this process's)."""
+    return f"python -m {module} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
+def measured(load: Sequence[float]) -> str:
+    """'Measured DATE on MACHINE, N cores (load average A at the start, B at the end)'."""
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Measured {when} on {platform.machine()}, {os.cpu_count()} cores (load average {load[0]:.1f} at the "
+        f"start, {load[1]:.1f} at the end)"
+    )

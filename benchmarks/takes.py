@@ -16,11 +16,7 @@ Run from the repository root, e.g. the shipped bundle against the one before it:
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -123,14 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     lines = summary(rows, list(bundles))
     print("\n".join(lines))
     if args.write is not None:
-        from benchmarks.sections import replace_section
+        from benchmarks.sections import invocation, measured, replace_section
 
-        command = "python -m benchmarks.takes " + shlex.join(sys.argv[1:] if argv is None else argv)
-        when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        command = invocation("benchmarks.takes", argv)
         text = (
             f"{SECTION}\n\n"
-            f"Measured {when} on {platform.machine()}, {os.cpu_count()} cores (load average {load[0]:.1f} at "
-            f"the start, {load[1]:.1f} at the end), {len(videos)} videos of `{args.media.name}/`, the first "
+            f"{measured(load)}, {len(videos)} videos of `{args.media.name}/`, the first "
             f"{args.seconds:g} s of each, seeds {', '.join(map(str, args.seeds))}, every bundle in turn in "
             f"one process (`benchmarks/takes.py` defines every column), with:\n\n    {command}\n\n"
             "Mean over takes (min–max). Takes of one video are not independent samples.\n\n"

@@ -15,7 +15,7 @@ from export.verify import FP32_TOLERANCE, compare_graph
 from muvi_plugin.constants import HOP_LENGTH
 from training import presets
 from training.models.vocoder import HiFiGANGenerator, discriminator_config
-from training.models.vocos import DEBUG, InverseSTFT, VocosConfig, VocosGenerator, synthesis_window
+from training.models.vocos import DEBUG, DEBUG_GL, InverseSTFT, VocosConfig, VocosGenerator, synthesis_window
 from training.tasks.base import build_part, load_part, part_entry
 
 
@@ -99,8 +99,9 @@ def test_demo_preset_defaults_to_vocos_and_paper_presets_to_hifigan():
         VocosConfig(n_fft=301)
 
 
-def test_exports_to_onnx_and_matches_pytorch_on_unseen_lengths(tmp_path):
-    model = VocosGenerator(DEBUG).eval()
+@pytest.mark.parametrize("config", [DEBUG, DEBUG_GL], ids=["learned-phase", "griffin-lim-phase"])
+def test_exports_to_onnx_and_matches_pytorch_on_unseen_lengths(tmp_path, config):
+    model = VocosGenerator(config).eval()
     graph = g._vocoder(model, torch.Generator().manual_seed(0))
     path = export_graph(graph, tmp_path / "vocoder.onnx")
     report = compare_graph(graph, path, tolerance=FP32_TOLERANCE)
@@ -160,7 +161,7 @@ def _tone_mel(f0: float, seconds: float = 1.0) -> tuple[np.ndarray, torch.Tensor
 
 def test_the_magnitude_prior_starts_the_network_at_the_mels_pseudo_inverse():
     from muvi_plugin.mel import MelSpec, mel_filterbank
-    from training.models.vocos import DEBUG_GL, LOG_FLOOR
+    from training.models.vocos import LOG_FLOOR
 
     _, mel = _tone_mel(441.0)
     model = VocosGenerator(DEBUG_GL).eval()
@@ -178,8 +179,6 @@ def test_an_untrained_griffin_lim_vocos_already_plays_a_tone_in_tune():
     # With the prior and the fixed random starting phase, Griffin-Lim's iterations make a consistent STFT:
     # a 330 Hz tone comes back at 330 Hz, not on the 80 Hz frame-rate comb.
     from training.metrics.musicality import comb_share, in_tune_share
-    from training.models.vocos import DEBUG_GL
-
     wave, mel = _tone_mel(329.63, seconds=2.0)
     model = VocosGenerator(replace(DEBUG_GL, phase_iterations=16)).eval()
     with torch.no_grad():
@@ -194,19 +193,8 @@ def test_an_untrained_griffin_lim_vocos_already_plays_a_tone_in_tune():
         assert torch.equal(model(mel), VocosGenerator(replace(DEBUG_GL, phase_iterations=16)).eval()(mel))
 
 
-def test_griffin_lim_vocos_exports_to_onnx_and_matches_pytorch(tmp_path):
-    from training.models.vocos import DEBUG_GL
-
-    model = VocosGenerator(DEBUG_GL).eval()
-    graph = g._vocoder(model, torch.Generator().manual_seed(0))
-    path = export_graph(graph, tmp_path / "vocoder.onnx")
-    report = compare_graph(graph, path, tolerance=FP32_TOLERANCE)
-    assert report.passed, report
-
-
 def test_the_magnitude_objective_learns_the_stft_magnitude():
     # Trained on one clip, the log-magnitude distance to the audio's own STFT falls well below the prior's.
-    from training.models.vocos import DEBUG_GL
     from training.tasks.vocoder import VocoderObjective
 
     torch.manual_seed(0)
@@ -235,8 +223,6 @@ def test_griffin_lim_iterations_share_one_copy_of_the_dft_bases_in_the_graph(tmp
     # The bases are derived buffers (not in state dicts); traced as they are, every iteration's conv got its
     # own constant copy (the demo vocoder's graph was 208 MB instead of 29 MB). Two iterations or sixteen:
     # the same initializers, so nearly the same file size.
-    from training.models.vocos import DEBUG_GL
-
     sizes = []
     for iterations in (2, 16):
         model = VocosGenerator(replace(DEBUG_GL, phase_iterations=iterations)).eval()
